@@ -1,0 +1,72 @@
+import { ConflictError, StrataError, TenantError, ValidationError } from './errors';
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+  message?: string;
+}
+
+function pgErrorOf(error: unknown): PgError | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  // TypeORM wraps the driver error in QueryFailedError.driverError
+  const inner = (error as { driverError?: unknown }).driverError ?? error;
+  return typeof (inner as PgError).code === 'string' ? (inner as PgError) : undefined;
+}
+
+/**
+ * The field(s) a failed constraint is about. PostgreSQL's DETAIL ("Key (slug)=…")
+ * is the best source, but it is withheld on tables with row-level security, so
+ * the conventional constraint name (`<table>_<cols>_<suffix>`) is the fallback:
+ * `organizations_slug_key` → slug, `memberships_organization_id_user_id_fkey` → user_id.
+ */
+function fieldsOf(err: PgError): string[] {
+  const fromDetail = /Key \(([^)]+)\)/.exec(err.detail ?? '')?.[1];
+  let columns: string[];
+  if (fromDetail) columns = fromDetail.split(',').map((c) => c.trim().replace(/"/g, ''));
+  else if (err.column) columns = [err.column];
+  else if (err.constraint && err.table && err.constraint.startsWith(`${err.table}_`)) {
+    columns = [err.constraint.slice(err.table.length + 1).replace(/_(key|fkey|check|pkey|excl)$/, '')];
+  } else columns = [];
+  const meaningful = columns
+    .map((c) => (c.startsWith('organization_id_') ? c.slice('organization_id_'.length) : c))
+    .filter((c) => c !== 'organization_id');
+  return meaningful.length > 0 ? meaningful : columns;
+}
+
+/**
+ * Turns a PostgreSQL constraint failure into Strata's typed errors naming the
+ * field: unique → ConflictError, foreign key → ValidationError on the reference
+ * (it does not exist, or belongs to another organization), check / not-null →
+ * ValidationError, row-level security → TenantError. Anything else is rethrown.
+ */
+export function translateDatabaseError(error: unknown, subject = 'input'): never {
+  if (error instanceof StrataError) throw error;
+  const err = pgErrorOf(error);
+  switch (err?.code) {
+    case '23505': {
+      const fields = fieldsOf(err);
+      throw new ConflictError(`${subject} already exists with the same ${fields.join(', ') || err.constraint}`, fields, { cause: error });
+    }
+    case '23503': {
+      const fields = fieldsOf(err);
+      throw new ValidationError(
+        [{ field: fields.join(',') || err.constraint || 'reference', messages: ['refers to a row that does not exist in this organization'] }],
+        subject,
+      );
+    }
+    case '23514':
+    case '23502':
+    case '22P02':
+    case '22001': {
+      const field = fieldsOf(err).join(',') || 'input';
+      throw new ValidationError([{ field, messages: [err.message ?? 'is invalid'] }], subject);
+    }
+    case '42501':
+      if (/row-level security/.test(err.message ?? '')) throw new TenantError(`${subject}: ${err.message}`, { cause: error });
+      break;
+  }
+  throw error;
+}
