@@ -1,0 +1,14 @@
+import { AuditLogEntry, Organization, OrganizationMembership, PartitionPolicyRow, User } from './entities';
+import { CreateCoreSchema1795443100000 } from './migrations/1795443100000-create-core-schema';
+import { Partitioning1795443200000 } from './migrations/1795443200000-partitioning';
+import { CreateAuditLog1795443300000 } from './migrations/1795443300000-create-audit-log';
+import { CreateHealthCheck1795443400000 } from './migrations/1795443400000-create-health-check';
+import { defineModule } from './module';
+
+/** The core module every other module requires: schema `base`. */
+export const baseModule = defineModule({
+  name: 'base',
+  entities: [Organization, User, OrganizationMembership, AuditLogEntry, PartitionPolicyRow],
+  migrations: [CreateCoreSchema1795443100000, Partitioning1795443200000, CreateAuditLog1795443300000, CreateHealthCheck1795443400000],
+  partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
+});

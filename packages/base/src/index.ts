@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+
+export * from './errors';
+export * from './naming';
+export * from './columns';
+export * from './module';
+export * from './database';
+export * from './migration';
+export * from './tenancy';
+export * from './validation';
+export * from './partitioning';
+export * from './health';
+export * from './entities';
+export * from './services';
+export * from './cli';
+export { baseModule } from './base.module';

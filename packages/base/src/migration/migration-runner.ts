@@ -1,0 +1,227 @@
+import { DataSource, Logger, Migration, MigrationExecutor, QueryRunner } from 'typeorm';
+import { MigrationError, ValidationError } from '../errors';
+import { StrataModule, orderModules } from '../module';
+import { createDataSource } from '../database/database';
+
+export interface RunnerConnection {
+  url: string;
+}
+
+export interface RunnerOptions {
+  /** How long a migration statement waits for a table lock before giving up (PostgreSQL interval). */
+  lockTimeout?: string;
+  /** Progress lines ("base: applying CreateCoreSchema1795443100000"). */
+  log?: (line: string) => void;
+  /** A TypeORM logger for every statement the runner sends (the benchmarks record them). */
+  logger?: Logger;
+}
+
+export interface AppliedMigration {
+  name: string;
+  appliedAt: Date;
+}
+
+export interface ModuleStatus {
+  module: string;
+  applied: AppliedMigration[];
+  pending: string[];
+  /** Rows in the history table that no longer match a migration in the code. */
+  unknown: string[];
+}
+
+export interface ModuleRunResult {
+  module: string;
+  applied: string[];
+}
+
+/**
+ * Runs modules' migrations on TypeORM's migrator, with what TypeORM leaves out:
+ * - one history table per module, `<schema>.migrations` (with `applied_at`);
+ * - a PostgreSQL advisory lock per module, so two deploys at once serialize and
+ *   nothing is applied twice (the second one finds nothing pending);
+ * - each migration in its own transaction, under `lock_timeout`, so a migration
+ *   never queues behind a long-running query and blocks the table for everyone.
+ * The runner, not the migrations, owns the schema and its history table.
+ */
+export class MigrationRunner {
+  private readonly lockTimeout: string;
+  private readonly log: (line: string) => void;
+  private readonly logger?: Logger;
+
+  constructor(
+    private readonly connection: RunnerConnection,
+    options: RunnerOptions = {},
+  ) {
+    this.lockTimeout = options.lockTimeout ?? '10s';
+    this.log = options.log ?? (() => undefined);
+    this.logger = options.logger;
+  }
+
+  /** Applies every pending migration of the given modules, dependencies first. */
+  async up(modules: StrataModule[]): Promise<ModuleRunResult[]> {
+    const results: ModuleRunResult[] = [];
+    for (const module of orderModules(modules)) {
+      const applied = await this.withModule(module, async (executor, queryRunner) => {
+        const pending = await executor.getPendingMigrations();
+        const names: string[] = [];
+        for (const migration of pending) {
+          this.log(`${module.name}: applying ${migration.name}`);
+          try {
+            // One migration at a time so a failure names its migration and leaves the earlier ones applied.
+            if (!(await this.executeOne(executor, queryRunner, module.name, migration))) continue;
+          } catch (error) {
+            throw new MigrationError(
+              `${module.name}: migration ${migration.name} failed and was rolled back (${names.length} applied before it): ${describe(error)}`,
+              { cause: error },
+            );
+          }
+          names.push(migration.name);
+        }
+        return names;
+      });
+      results.push({ module: module.name, applied });
+    }
+    return results;
+  }
+
+  /**
+   * Reverts the module's latest migration, or with `to`, every migration applied
+   * after `to` (`to: '0'` reverts them all). Returns the reverted names, newest first.
+   */
+  async down(module: StrataModule, options: { to?: string } = {}): Promise<string[]> {
+    return this.withModule(module, async (executor) => {
+      const known = module.migrations.map((m) => m.name);
+      const target = options.to;
+      if (target !== undefined && target !== '0' && !known.some((name) => matchesMigration(name, target))) {
+        throw ValidationError.forField('to', `no migration "${target}" in module ${module.name} (known: ${known.join(', ')})`);
+      }
+      const reverted: string[] = [];
+      for (;;) {
+        const executed = sortNewestFirst(await executor.getExecutedMigrations());
+        const last = executed[0];
+        if (!last) break;
+        if (target !== undefined && target !== '0' && matchesMigration(last.name, target)) break;
+        this.log(`${module.name}: reverting ${last.name}`);
+        try {
+          await executor.undoLastMigration();
+        } catch (error) {
+          throw new MigrationError(`${module.name}: reverting ${last.name} failed and was rolled back: ${describe(error)}`, {
+            cause: error,
+          });
+        }
+        reverted.push(last.name);
+        if (target === undefined) break;
+      }
+      return reverted;
+    });
+  }
+
+  async status(modules: StrataModule[]): Promise<ModuleStatus[]> {
+    const statuses: ModuleStatus[] = [];
+    for (const module of orderModules(modules)) {
+      statuses.push(await this.withModule(module, (executor, queryRunner) => readStatus(module, executor, queryRunner), { lock: false }));
+    }
+    return statuses;
+  }
+
+  /**
+   * Runs one migration in its own transaction (unless it opts out, e.g. for CREATE
+   * INDEX CONCURRENTLY). The history is re-read inside that transaction: on the
+   * embedded database every client shares one session, so advisory locks do not
+   * separate them, but transactions never interleave. Returns false when another
+   * run applied it first.
+   */
+  private async executeOne(executor: MigrationExecutor, queryRunner: QueryRunner, schema: string, migration: Migration): Promise<boolean> {
+    const transactional = (migration.instance as { transaction?: boolean } | undefined)?.transaction !== false;
+    if (transactional) await queryRunner.startTransaction();
+    try {
+      const done = await queryRunner.query(`SELECT 1 FROM "${schema}"."migrations" WHERE "name" = $1`, [migration.name]);
+      if (done.length === 0) await executor.executeMigration(migration);
+      if (transactional) await queryRunner.commitTransaction();
+      return done.length === 0;
+    } catch (error) {
+      if (transactional && queryRunner.isTransactionActive) await queryRunner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async withModule<T>(
+    module: StrataModule,
+    work: (executor: MigrationExecutor, queryRunner: QueryRunner) => Promise<T>,
+    { lock = true } = {},
+  ): Promise<T> {
+    const dataSource = createDataSource({
+      url: this.connection.url,
+      poolSize: 1,
+      options: { schema: module.name, migrationsTableName: 'migrations', migrations: module.migrations, migrationsTransactionMode: 'each', ...(this.logger ? { logger: this.logger, logging: true } : {}) },
+    });
+    await dataSource.initialize();
+    const queryRunner = dataSource.createQueryRunner();
+    try {
+      await queryRunner.connect();
+      if (lock) {
+        await queryRunner.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', ['strata.migrate', module.name]);
+      }
+      await queryRunner.query(`SET lock_timeout = '${this.lockTimeout.replace(/'/g, '')}'`);
+      await ensureHistoryTable(queryRunner, module.name, lock);
+      const executor = new MigrationExecutor(dataSource, queryRunner);
+      executor.transaction = 'each';
+      return await work(executor, queryRunner);
+    } finally {
+      await releaseQuietly(queryRunner, dataSource, lock);
+    }
+  }
+}
+
+async function ensureHistoryTable(queryRunner: QueryRunner, schema: string, create: boolean): Promise<void> {
+  if (!create) return; // status never writes
+  await queryRunner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+  await queryRunner.query(
+    `CREATE TABLE IF NOT EXISTS "${schema}"."migrations" (
+       "id" serial NOT NULL,
+       "timestamp" bigint NOT NULL,
+       "name" character varying NOT NULL,
+       "applied_at" timestamptz NOT NULL DEFAULT now(),
+       CONSTRAINT "migrations_pkey" PRIMARY KEY ("id"))`,
+  );
+}
+
+async function readStatus(module: StrataModule, executor: MigrationExecutor, queryRunner: QueryRunner): Promise<ModuleStatus> {
+  const exists = await queryRunner.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [`"${module.name}"."migrations"`]);
+  const rows: { name: string; applied_at: Date }[] = exists[0].exists
+    ? await queryRunner.query(`SELECT "name", "applied_at" FROM "${module.name}"."migrations" ORDER BY "timestamp", "id"`)
+    : [];
+  const appliedNames = new Set(rows.map((r) => r.name));
+  const known = module.migrations.map((m) => m.name);
+  void executor;
+  return {
+    module: module.name,
+    applied: rows.filter((r) => known.includes(r.name)).map((r) => ({ name: r.name, appliedAt: new Date(r.applied_at) })),
+    pending: known.filter((name) => !appliedNames.has(name)),
+    unknown: rows.map((r) => r.name).filter((name) => !known.includes(name)),
+  };
+}
+
+async function releaseQuietly(queryRunner: QueryRunner, dataSource: DataSource, unlock: boolean): Promise<void> {
+  try {
+    if (unlock && !queryRunner.isReleased) {
+      await queryRunner.query('SELECT pg_advisory_unlock_all()');
+    }
+  } catch {
+    // The session is going away anyway; its advisory locks go with it.
+  }
+  await queryRunner.release().catch(() => undefined);
+  await dataSource.destroy().catch(() => undefined);
+}
+
+function matchesMigration(name: string, wanted: string): boolean {
+  return name === wanted || name.endsWith(wanted) || name.toLowerCase().startsWith(wanted.toLowerCase());
+}
+
+function sortNewestFirst(migrations: Migration[]): Migration[] {
+  return [...migrations].sort((a, b) => b.timestamp - a.timestamp);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

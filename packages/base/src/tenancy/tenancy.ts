@@ -1,0 +1,69 @@
+import { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { TenantError } from '../errors';
+
+export const APP_ROLE = 'strata_app';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface TenantContext {
+  /** The user on whose behalf the work runs; recorded in the audit log. */
+  userId?: string;
+  /** A free-form actor (agent id, service name) recorded in the audit log. */
+  actor?: string;
+}
+
+/**
+ * Runs `work` in one transaction scoped to an organization: the transaction
+ * works as the application role (no BYPASSRLS) with `strata.organization_id`
+ * set, so row-level security lets it see and write only that organization's
+ * rows, whatever role the DataSource connected as. Commits when `work`
+ * resolves, rolls back when it throws.
+ */
+export async function withTenant<T>(
+  dataSource: DataSource,
+  organizationId: string,
+  work: (manager: EntityManager) => Promise<T>,
+  context: TenantContext = {},
+): Promise<T> {
+  assertUuid(organizationId, 'organizationId');
+  if (context.userId !== undefined) assertUuid(context.userId, 'userId');
+  return dataSource.transaction(async (manager) => {
+    await enterTenant(manager.queryRunner!, organizationId, context);
+    return work(manager);
+  });
+}
+
+/** Sets the tenant context on a transaction that is already open (for callers that manage their own). */
+export async function enterTenant(queryRunner: QueryRunner, organizationId: string, context: TenantContext = {}): Promise<void> {
+  assertUuid(organizationId, 'organizationId');
+  if (!queryRunner.isTransactionActive) {
+    throw new TenantError('enterTenant needs an open transaction: the tenant setting is transaction-local');
+  }
+  await queryRunner.query(
+    `SELECT set_config('strata.organization_id', $1, true), set_config('strata.user_id', $2, true), set_config('strata.actor', $3, true)`,
+    [organizationId, context.userId ?? '', context.actor ?? ''],
+  );
+  await queryRunner.query(`SET LOCAL ROLE ${APP_ROLE}`);
+}
+
+function assertUuid(value: string, field: string): void {
+  if (typeof value !== 'string' || !UUID.test(value)) {
+    throw new TenantError(`${field} must be a uuid, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** Migration helpers: the SQL functions live in schema base so psql users get the same behaviour. */
+export async function enableTenantRls(queryRunner: QueryRunner, table: string, tenantColumn = 'organization_id'): Promise<void> {
+  await queryRunner.query('SELECT base.enable_tenant_rls($1::regclass, $2)', [table, tenantColumn]);
+}
+
+export async function disableTenantRls(queryRunner: QueryRunner, table: string): Promise<void> {
+  await queryRunner.query('SELECT base.disable_tenant_rls($1::regclass)', [table]);
+}
+
+export async function enableAudit(queryRunner: QueryRunner, table: string): Promise<void> {
+  await queryRunner.query('SELECT base.enable_audit($1::regclass)', [table]);
+}
+
+export async function disableAudit(queryRunner: QueryRunner, table: string): Promise<void> {
+  await queryRunner.query('SELECT base.disable_audit($1::regclass)', [table]);
+}

@@ -1,0 +1,29 @@
+import { plainToInstance } from 'class-transformer';
+import { ValidationError as ClassValidatorError, validate } from 'class-validator';
+import { FieldError, ValidationError } from '../errors';
+
+type InputClass<T> = new () => T;
+
+/**
+ * Validates untrusted input against a class-validator class and returns the typed
+ * instance. Unknown properties are refused (a typo is a bad field, not silently
+ * dropped). Throws one `ValidationError` listing every bad field; call it before
+ * anything is written.
+ */
+export async function validateInput<T extends object>(cls: InputClass<T>, input: unknown, subject = cls.name): Promise<T> {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw ValidationError.forField('(input)', 'must be an object', subject);
+  }
+  const instance = plainToInstance(cls, input, { exposeDefaultValues: true });
+  const errors = await validate(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
+  if (errors.length > 0) throw new ValidationError(flatten(errors), subject);
+  return instance;
+}
+
+function flatten(errors: ClassValidatorError[], prefix = ''): FieldError[] {
+  return errors.flatMap((error) => {
+    const field = prefix ? `${prefix}.${error.property}` : error.property;
+    const own: FieldError[] = error.constraints ? [{ field, messages: Object.values(error.constraints) }] : [];
+    return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
