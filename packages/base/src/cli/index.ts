@@ -1,0 +1,3 @@
+export * from './operations';
+export * from './format';
+export * from './load-modules';

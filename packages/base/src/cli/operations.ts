@@ -1,0 +1,172 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MigrationError } from '../errors';
+import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
+import { HealthReport, healthCheck } from '../health';
+import { MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure, DriftReport } from '../migration';
+import { MaintenanceReport, runMaintenance } from '../partitioning';
+import { StrataModule, orderModules } from '../module';
+import { snakeCase } from '../naming';
+
+/**
+ * What the `strata` CLI and each package's `strata-module` targets do, written
+ * once. Each operation opens the selected database, works, and closes it.
+ */
+export interface OperationOptions {
+  target?: DatabaseTarget;
+  log?: (line: string) => void;
+}
+
+export async function withDatabase<T>(work: (db: Database) => Promise<T>, target?: DatabaseTarget): Promise<T> {
+  const db = await openDatabase(target ?? resolveDatabaseTarget());
+  try {
+    return await work(db);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function migrateModules(modules: StrataModule[], options: OperationOptions = {}): Promise<{ database: string; results: ModuleRunResult[] }> {
+  return withDatabase(async (db) => {
+    options.log?.(`Database: ${db.description}`);
+    const results = await new MigrationRunner({ url: db.url }, { log: options.log }).up(modules);
+    return { database: db.description, results };
+  }, options.target);
+}
+
+export async function revertModule(
+  modules: StrataModule[],
+  moduleName: string,
+  to: string | undefined,
+  options: OperationOptions = {},
+): Promise<{ module: string; reverted: string[] }> {
+  const module = modules.find((m) => m.name === moduleName);
+  if (!module) throw new MigrationError(`Unknown module "${moduleName}" (installed: ${modules.map((m) => m.name).join(', ')})`);
+  return withDatabase(async (db) => {
+    const runner = new MigrationRunner({ url: db.url }, { log: options.log });
+    if (to === '0') {
+      // Reverting a module entirely is refused while a module that needs it is still applied.
+      const dependents = modules.filter((m) => m.requires.includes(moduleName));
+      const statuses = await runner.status(dependents.length ? [...dependents, ...requirementsOf(dependents, modules)] : []);
+      const blocking = statuses.filter((s) => dependents.some((d) => d.name === s.module) && s.applied.length > 0);
+      if (blocking.length) {
+        throw new MigrationError(`Cannot revert ${moduleName} entirely: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`);
+      }
+    }
+    return { module: moduleName, reverted: await runner.down(module, { to }) };
+  }, options.target);
+}
+
+export async function moduleStatus(modules: StrataModule[], options: OperationOptions = {}): Promise<{ database: string; modules: ModuleStatus[] }> {
+  return withDatabase(async (db) => ({ database: db.description, modules: await new MigrationRunner({ url: db.url }).status(modules) }), options.target);
+}
+
+export async function databaseHealth(modules: StrataModule[], options: OperationOptions = {}): Promise<HealthReport & { target: string }> {
+  return withDatabase(async (db) => {
+    const dataSource = createDataSource({ url: db.url, poolSize: 1 });
+    await dataSource.initialize();
+    try {
+      return { target: db.description, ...(await healthCheck(dataSource, modules)) };
+    } finally {
+      await dataSource.destroy();
+    }
+  }, options.target);
+}
+
+export async function maintainPartitions(options: OperationOptions = {}): Promise<MaintenanceReport> {
+  return withDatabase(async (db) => {
+    const dataSource = createDataSource({ url: db.url, poolSize: 1 });
+    await dataSource.initialize();
+    try {
+      return await runMaintenance(dataSource);
+    } finally {
+      await dataSource.destroy();
+    }
+  }, options.target);
+}
+
+/**
+ * Drift check. With DATABASE_URL: that database, which must be fully migrated.
+ * Without: a scratch in-memory database migrated from empty, so the check
+ * proves "migrations produce exactly the entities".
+ */
+export async function checkModuleDrift(module: StrataModule, installed: StrataModule[], options: OperationOptions = {}): Promise<DriftReport> {
+  const target = options.target ?? scratchTarget();
+  const closure = requirementClosure(module, installed);
+  return withDatabase(async (db) => {
+    const runner = new MigrationRunner({ url: db.url }, { log: options.log });
+    if (target.kind === 'embedded') await runner.up(closure);
+    const pending = (await runner.status(closure)).filter((s) => s.pending.length > 0);
+    if (pending.length) {
+      throw new MigrationError(`Migrate first: pending migrations in ${pending.map((s) => `${s.module} (${s.pending.join(', ')})`).join('; ')}`);
+    }
+    return checkSchemaDrift(db.url, module, installed);
+  }, target);
+}
+
+/** Writes `src/migrations/<timestamp>-<name>.ts` with the SQL that brings the schema in line with the entities. */
+export async function generateMigration(
+  module: StrataModule,
+  installed: StrataModule[],
+  name: string,
+  packageDir: string,
+  options: OperationOptions = {},
+): Promise<{ file: string | null; className: string; statements: string[] }> {
+  const report = await checkModuleDrift(module, installed, options);
+  const timestamp = Date.now();
+  const kebab = snakeCase(name).replace(/_/g, '-');
+  const className = `${kebab.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}${timestamp}`;
+  if (report.statements.length === 0) return { file: null, className, statements: [] };
+  const drift = await driftWithDown(module, installed, options);
+  const file = join(packageDir, 'src', 'migrations', `${timestamp}-${kebab}.ts`);
+  mkdirSync(join(packageDir, 'src', 'migrations'), { recursive: true });
+  writeFileSync(file, renderMigration(className, drift.up, drift.down));
+  return { file, className, statements: drift.up };
+}
+
+async function driftWithDown(module: StrataModule, installed: StrataModule[], options: OperationOptions): Promise<{ up: string[]; down: string[] }> {
+  const target = options.target ?? scratchTarget();
+  const closure = requirementClosure(module, installed);
+  return withDatabase(async (db) => {
+    if (target.kind === 'embedded') await new MigrationRunner({ url: db.url }).up(closure);
+    const dataSource = createDataSource({ url: db.url, poolSize: 1, modules: closure });
+    await dataSource.initialize();
+    try {
+      const sql = await dataSource.driver.createSchemaBuilder().log();
+      const own = `"${module.name}".`;
+      return {
+        up: sql.upQueries.map((q) => q.query).filter((q) => q.includes(own)),
+        down: sql.downQueries.map((q) => q.query).filter((q) => q.includes(own)).reverse(),
+      };
+    } finally {
+      await dataSource.destroy();
+    }
+  }, target);
+}
+
+function renderMigration(className: string, up: string[], down: string[]): string {
+  const lines = (queries: string[]) => queries.map((q) => `    await q.query(${JSON.stringify(q)});`).join('\n');
+  return `import { MigrationInterface, QueryRunner } from 'typeorm';
+
+export class ${className} implements MigrationInterface {
+  name = '${className}';
+
+  async up(q: QueryRunner): Promise<void> {
+${lines(up)}
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+${lines(down)}
+  }
+}
+`;
+}
+
+function scratchTarget(): DatabaseTarget {
+  const env = resolveDatabaseTarget();
+  return env.kind === 'server' ? env : { kind: 'embedded', dataDir: 'memory://' };
+}
+
+function requirementsOf(modules: StrataModule[], installed: StrataModule[]): StrataModule[] {
+  return orderModules(installed).filter((m) => modules.some((d) => d.requires.includes(m.name)));
+}
