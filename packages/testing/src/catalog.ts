@@ -1,0 +1,41 @@
+import { Queryable } from '@strata/base';
+
+/**
+ * Everything a migration can create in the given schemas, as sorted text lines:
+ * tables (with partition bounds), columns, constraints, indexes, policies, RLS
+ * flags, functions, triggers, views and grants. Two equal snapshots mean the
+ * same catalog, so up → down → up can be compared exactly.
+ */
+export async function catalogSnapshot(db: Queryable, schemas: string[]): Promise<string[]> {
+  const queries = [
+    `SELECT 'table ' || n.nspname || '.' || c.relname || ' kind=' || c.relkind::text || ' rls=' || c.relrowsecurity || '/' || c.relforcerowsecurity
+            || coalesce(' bound=' || pg_get_expr(c.relpartbound, c.oid), '') || coalesce(' acl=' || c.relacl::text, '') AS line
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`,
+    `SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || coalesce('(' || character_maximum_length || ')', '')
+            || ' null=' || is_nullable || coalesce(' default=' || column_default, '') AS line
+       FROM information_schema.columns WHERE table_schema = ANY($1)`,
+    `SELECT 'constraint ' || n.nspname || '.' || cl.relname || '.' || con.conname || ' ' || pg_get_constraintdef(con.oid) AS line
+       FROM pg_constraint con JOIN pg_class cl ON cl.oid = con.conrelid JOIN pg_namespace n ON n.oid = cl.relnamespace
+      WHERE n.nspname = ANY($1)`,
+    `SELECT 'index ' || pg_get_indexdef(i.indexrelid) AS line
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1)`,
+    `SELECT 'policy ' || schemaname || '.' || tablename || '.' || policyname || ' ' || cmd || ' roles=' || roles::text
+            || ' using=' || coalesce(qual, '') || ' check=' || coalesce(with_check, '') AS line
+       FROM pg_policies WHERE schemaname = ANY($1)`,
+    `SELECT 'function ' || pg_get_functiondef(p.oid) || coalesce(' acl=' || p.proacl::text, '') AS line
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ANY($1) AND p.prokind IN ('f', 'p')`,
+    `SELECT 'trigger ' || pg_get_triggerdef(t.oid) AS line
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = ANY($1) AND NOT t.tgisinternal`,
+    `SELECT 'view ' || schemaname || '.' || viewname || ' ' || definition AS line FROM pg_views WHERE schemaname = ANY($1)`,
+    `SELECT 'schema ' || nspname || coalesce(' acl=' || nspacl::text, '') AS line FROM pg_namespace WHERE nspname = ANY($1)`,
+  ];
+  const lines: string[] = [];
+  for (const sql of queries) {
+    const rows: { line: string }[] = await db.query(sql, [schemas]);
+    lines.push(...rows.map((r) => r.line));
+  }
+  return lines.sort();
+}
