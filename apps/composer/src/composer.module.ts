@@ -1,0 +1,14 @@
+import { defineModule } from '@strata/base';
+
+/**
+ * Schema `composer`: what only the whole platform can own — cross-module foreign
+ * keys (tenant-consistent) and cross-module views. It requires every module, so
+ * its migrations run last. Each module issue adds its module to `requires` and
+ * its cross-module constraints as composer migrations.
+ */
+export const composerModule = defineModule({
+  name: 'composer',
+  requires: ['base'],
+  entities: [],
+  migrations: [],
+});

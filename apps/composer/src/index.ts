@@ -1,0 +1,3 @@
+export { composerModule } from './composer.module';
+export { installedModules } from './modules';
+export { buildCli, runCli } from './cli-program';

@@ -1,0 +1,5 @@
+import { StrataModule, baseModule, orderModules } from '@strata/base';
+import { composerModule } from './composer.module';
+
+/** Every module the platform assembles, dependencies first. Module issues register theirs here. */
+export const installedModules: StrataModule[] = orderModules([baseModule, composerModule]);

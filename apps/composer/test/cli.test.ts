@@ -1,0 +1,106 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createTestDatabase, TestDatabase } from '@strata/testing';
+import { installedModules } from '../src/modules';
+import { runCli } from '../src/cli-program';
+
+const run = promisify(execFile);
+
+/** Runs the CLI in-process against the test database and captures what it prints. */
+async function strata(args: string[], env: Record<string, string | undefined> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    const code = await runCli(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  } finally {
+    process.env = saved;
+  }
+}
+
+describe('strata CLI', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await createTestDatabase({ modules: installedModules, migrate: false });
+    env = { DATABASE_URL: db.url };
+  });
+  afterAll(async () => db?.close());
+
+  it('migrate applies every module once; a second run applies nothing and says so', async () => {
+    const first = await strata(['migrate'], env);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/base\s+applied \d+: CreateCoreSchema1795443100000/);
+    expect(first.stderr).toContain('applying CreateCoreSchema1795443100000'); // progress on stderr
+    const second = await strata(['migrate'], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('Nothing to apply: every module is up to date.');
+  });
+
+  it('status and health show base migrated, as text and as JSON', async () => {
+    const status = await strata(['--json', 'status'], env);
+    expect(status.code).toBe(0);
+    const base = JSON.parse(status.stdout).modules.find((m: { module: string }) => m.module === 'base');
+    expect(base.pending).toEqual([]);
+    expect(base.applied).toHaveLength(installedModules.find((m) => m.name === 'base')!.migrations.length);
+
+    const health = await strata(['health', '--json'], env);
+    expect(health.code).toBe(0);
+    const report = JSON.parse(health.stdout);
+    expect(report.status).toBe('healthy');
+    expect(report.problems).toEqual([]);
+    expect(report.extensions.map((e: { name: string }) => e.name)).toContain('plpgsql');
+    expect(report.partitions.map((p: { table: string }) => p.table)).toEqual(['base.audit_log']);
+    expect(report.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([]);
+
+    const human = await strata(['health'], env);
+    expect(human.stdout).toMatch(/^Strata health: HEALTHY/);
+    expect(human.stdout).toContain('every tenant table forces row-level security');
+  });
+
+  it('revert --to keeps that migration; status then shows the rest pending; migrate restores', async () => {
+    const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
+    expect(reverted.code).toBe(0);
+    expect(reverted.stdout).toBe('base: reverted CreateHealthCheck1795443400000');
+    const status = JSON.parse((await strata(['status', '--json'], env)).stdout);
+    expect(status.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual(['CreateHealthCheck1795443400000']);
+    expect((await strata(['migrate'], env)).stdout).toMatch(/applied 1: CreateHealthCheck1795443400000/);
+  });
+
+  it('maintain runs partition maintenance', async () => {
+    await db.query(`INSERT INTO base.organizations (name, slug) VALUES ('M', 'maint')`);
+    const result = await strata(['maintain', '--json'], env);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.tables.map((t: { table: string }) => t.table)).toEqual(['base.audit_log']);
+  });
+
+  it('bad usage exits 2; failures exit 1 with one readable line', async () => {
+    expect((await strata(['revert'], env)).code).toBe(2); // --module is required
+    expect((await strata(['frobnicate'], env)).code).toBe(2);
+    const unknown = await strata(['migrate', '--module', 'nope'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown module "nope"');
+
+    const down = await strata(['status'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    expect(down.code).toBe(1);
+    expect(down.stderr.split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/^strata: .*ECONNREFUSED/);
+    const verbose = await strata(['status', '--verbose'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    expect(verbose.stderr.split('\n').length).toBeGreaterThan(1); // the stack
+    const badUrl = await strata(['status'], { DATABASE_URL: 'mysql://x' });
+    expect(badUrl.code).toBe(1);
+    expect(badUrl.stderr).toContain('DATABASE_URL must be a postgres:// URL');
+  });
+
+  it('the built binary prints its help and exits 0', async () => {
+    const cli = join(__dirname, '..', 'dist', 'cli.js');
+    const { stdout } = await run('node', [cli, '--help']);
+    expect(stdout).toContain('Usage: strata');
+    for (const command of ['migrate', 'revert', 'status', 'health', 'maintain', 'start']) expect(stdout).toContain(command);
+  });
+});
