@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { Result, Scenario, Target, printTable } from './harness';
+import { migrateBase } from './scenarios/migrate-base';
+
+/** Every scenario; module issues add theirs here. */
+const scenarios: Scenario[] = [migrateBase];
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { runs: { type: 'string', default: '5' }, only: { type: 'string' }, target: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const runs = Number(values.runs);
+  const targets: Target[] = values.target ? [values.target as Target] : ['server', 'embedded'];
+  const results: Result[] = [];
+  for (const scenario of scenarios.filter((s) => !values.only || s.name.includes(values.only))) {
+    for (const target of targets) {
+      process.stderr.write(`  … ${scenario.name} on ${target} (${runs} runs)\n`);
+      results.push(await scenario.run(target, runs));
+    }
+  }
+  console.log(values.json ? JSON.stringify(results, null, 2) : printTable(results));
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
