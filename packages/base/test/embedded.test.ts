@@ -128,19 +128,37 @@ describe('startEmbeddedDatabase', () => {
   );
 
   it(
-    'runs in memory without a data directory or lock, and serves one connection at a time',
+    'runs in memory without a data directory or lock; several clients share it a whole transaction at a time',
     async () => {
       const db = await start('memory://');
       expect(db.dataDir).toBe('memory://');
       expect(await query(db.url, `select extname from pg_extension where extname = 'vector'`)).toHaveLength(1);
 
-      // PGlite is a single session: while one client is connected, a second is turned away.
-      const first = new Client({ connectionString: db.url });
-      await first.connect();
-      const second = new Client({ connectionString: db.url });
-      second.on('error', () => undefined);
-      await expect(second.connect()).rejects.toThrow();
-      await first.end();
+      // PGlite is one session; the socket server lets several clients in but never
+      // interleaves their transactions: B's statement waits until A commits.
+      const a = new Client({ connectionString: db.url });
+      const b = new Client({ connectionString: db.url });
+      await a.connect();
+      await b.connect();
+      try {
+        await a.query('create table shared (n int)');
+        await a.query('begin');
+        await a.query('insert into shared values (1)');
+        const order: string[] = [];
+        const bRead = b.query('select count(*)::int as n from shared').then((r) => {
+          order.push('b read');
+          return r.rows[0].n as number;
+        });
+        await new Promise((r) => setTimeout(r, 200)); // give B every chance to run inside A's transaction
+        order.push('a commits');
+        await a.query('insert into shared values (2)');
+        await a.query('commit');
+        expect(await bRead).toBe(2); // B saw A's whole transaction, never half of it
+        expect(order).toEqual(['a commits', 'b read']);
+      } finally {
+        await a.end();
+        await b.end();
+      }
       expect(await query(db.url, 'select 1 as one')).toEqual([{ one: 1 }]);
       await db.close();
     },
