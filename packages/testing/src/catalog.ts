@@ -3,7 +3,7 @@ import { Queryable } from '@strata/base';
 /**
  * Everything a migration can create in the given schemas, as sorted text lines:
  * tables (with partition bounds), columns, constraints, indexes, policies, RLS
- * flags, functions, triggers, views and grants. Two equal snapshots mean the
+ * flags, functions, triggers, views, comments and grants. Two equal snapshots mean the
  * same catalog, so up → down → up can be compared exactly.
  */
 export async function catalogSnapshot(db: Queryable, schemas: string[]): Promise<string[]> {
@@ -30,6 +30,14 @@ export async function catalogSnapshot(db: Queryable, schemas: string[]): Promise
        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = ANY($1) AND NOT t.tgisinternal`,
     `SELECT 'view ' || schemaname || '.' || viewname || ' ' || definition AS line FROM pg_views WHERE schemaname = ANY($1)`,
+    // Comments matter: the drift check reads 'strata:manual' marks from them.
+    `SELECT 'comment ' || d.classoid::regclass::text || ' ' || coalesce(c.relname, p.proname, con.conname, '?') || ' ' || d.description AS line
+       FROM pg_description d
+       LEFT JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND c.oid = d.objoid
+       LEFT JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND p.oid = d.objoid
+       LEFT JOIN pg_constraint con ON d.classoid = 'pg_constraint'::regclass AND con.oid = d.objoid
+       JOIN pg_namespace n ON n.oid = coalesce(c.relnamespace, p.pronamespace, con.connamespace)
+      WHERE n.nspname = ANY($1)`,
     `SELECT 'schema ' || nspname || coalesce(' acl=' || nspacl::text, '') AS line FROM pg_namespace WHERE nspname = ANY($1)`,
   ];
   const lines: string[] = [];

@@ -27,7 +27,7 @@ export class CreateCoreSchema1795443100000 implements MigrationInterface {
 
     await q.query(`
       CREATE FUNCTION base.current_organization_id() RETURNS uuid
-      LANGUAGE sql STABLE PARALLEL SAFE
+      LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
       AS $$ SELECT nullif(current_setting('strata.organization_id', true), '')::uuid $$`);
     await q.query(`COMMENT ON FUNCTION base.current_organization_id() IS 'The organization of the current transaction (set by withTenant); NULL outside one.'`);
 
@@ -36,7 +36,7 @@ export class CreateCoreSchema1795443100000 implements MigrationInterface {
     // their migrations so every tenant table is protected the same way.
     await q.query(`
       CREATE FUNCTION base.enable_tenant_rls(p_table regclass, p_tenant_column name DEFAULT 'organization_id')
-      RETURNS void LANGUAGE plpgsql AS $$
+      RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
         EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', p_table);
@@ -47,7 +47,7 @@ export class CreateCoreSchema1795443100000 implements MigrationInterface {
         PERFORM base.grant_app_access(p_table);
       END $$`);
     await q.query(`
-      CREATE FUNCTION base.disable_tenant_rls(p_table regclass) RETURNS void LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.disable_tenant_rls(p_table regclass) RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN
         EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %s', p_table);
         EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', p_table);
@@ -57,7 +57,7 @@ export class CreateCoreSchema1795443100000 implements MigrationInterface {
     // Grants for the application role on a table (and its schema and sequences).
     await q.query(`
       CREATE FUNCTION base.grant_app_access(p_table regclass, p_privileges text DEFAULT 'SELECT, INSERT, UPDATE, DELETE')
-      RETURNS void LANGUAGE plpgsql AS $$
+      RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       DECLARE v_schema name;
       BEGIN
         SELECT n.nspname INTO v_schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_table;

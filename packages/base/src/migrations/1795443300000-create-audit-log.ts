@@ -30,7 +30,7 @@ export class CreateAuditLog1795443300000 implements MigrationInterface {
     await q.query(`ALTER TABLE "base"."audit_log" ADD CONSTRAINT "audit_log_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE ON UPDATE NO ACTION`);
 
     await q.query(`
-      CREATE FUNCTION base.audit_log_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.audit_log_refuse_change() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN
         IF TG_OP = 'DELETE' AND (
              current_setting('strata.partition_maintenance', true) = 'on'
@@ -41,14 +41,14 @@ export class CreateAuditLog1795443300000 implements MigrationInterface {
       END $$`);
     await q.query(`CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON "base"."audit_log" FOR EACH ROW EXECUTE FUNCTION base.audit_log_refuse_change()`);
     await q.query(`
-      CREATE FUNCTION base.audit_log_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.audit_log_refuse_truncate() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN RAISE EXCEPTION 'base.audit_log is append-only: TRUNCATE refused' USING ERRCODE = 'insufficient_privilege'; END $$`);
     await q.query(`CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON "base"."audit_log" FOR EACH STATEMENT EXECUTE FUNCTION base.audit_log_refuse_truncate()`);
 
     // Row-change auditing that modules attach with base.enable_audit('schema.table').
     // Actor comes from the transaction settings strata.user_id / strata.actor.
     await q.query(`
-      CREATE FUNCTION base.audit_row_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.audit_row_change() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       DECLARE
         v_row jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
         v_org uuid := coalesce(v_row ->> 'organization_id', CASE WHEN TG_TABLE_NAME = 'organizations' AND TG_TABLE_SCHEMA = 'base' THEN v_row ->> 'id' END)::uuid;
@@ -70,12 +70,12 @@ export class CreateAuditLog1795443300000 implements MigrationInterface {
         RETURN NULL;
       END $$`);
     await q.query(`
-      CREATE FUNCTION base.enable_audit(p_table regclass) RETURNS void LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.enable_audit(p_table regclass) RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN
         EXECUTE format('CREATE TRIGGER audit_row_change AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION base.audit_row_change()', p_table);
       END $$`);
     await q.query(`
-      CREATE FUNCTION base.disable_audit(p_table regclass) RETURNS void LANGUAGE plpgsql AS $$
+      CREATE FUNCTION base.disable_audit(p_table regclass) RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
       BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS audit_row_change ON %s', p_table);
       END $$`);

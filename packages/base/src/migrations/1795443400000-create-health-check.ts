@@ -12,7 +12,7 @@ export class CreateHealthCheck1795443400000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`
       CREATE FUNCTION base.health_check(p_expected_migrations jsonb DEFAULT NULL) RETURNS jsonb
-      LANGUAGE plpgsql STABLE AS $$
+      LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
       DECLARE
         v_modules jsonb := '[]'::jsonb;
         v_partitions jsonb := '[]'::jsonb;
