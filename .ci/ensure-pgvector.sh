@@ -8,15 +8,8 @@ export DEBIAN_FRONTEND=noninteractive
 SRC_LIST=/etc/apt/sources.list.d/strata-trixie-src.sources
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
-# Run a chatty command; show its output only if it fails.
-quietly() {
-  local log rc=0
-  log=$(mktemp)
-  "$@" >"$log" 2>&1 || rc=$?
-  [ "$rc" -eq 0 ] || cat "$log" >&2
-  rm -f "$log"
-  return "$rc"
-}
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # psql printing bare values, without NOTICEs.
 sql() {

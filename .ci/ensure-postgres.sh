@@ -7,15 +7,8 @@ set -euo pipefail
 HOST=127.0.0.1 PORT=5432 MIN_MAJOR=15
 export DEBIAN_FRONTEND=noninteractive
 
-# Run a chatty command; show its output only if it fails.
-quietly() {
-  local log rc=0
-  log=$(mktemp)
-  "$@" >"$log" 2>&1 || rc=$?
-  [ "$rc" -eq 0 ] || cat "$log" >&2
-  rm -f "$log"
-  return "$rc"
-}
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 ready() { pg_isready -q -h "$HOST" -p "$PORT" >/dev/null 2>&1; }
 
