@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import {
   databaseHealth,
+  databaseIntegrity,
   formatHealth,
+  formatIntegrity,
   formatMaintenance,
   formatMigrate,
   formatStatus,
@@ -82,6 +84,15 @@ export function buildCli(io: CliIo = defaultIo): Command {
     });
 
   program
+    .command('validate')
+    .description('integrity rules (base.validate_integrity()): tenancy, references, partitions, constraints; exit 1 on a violation')
+    .action(async () => {
+      const report = await databaseIntegrity();
+      print(formatIntegrity(report), report);
+      if (!report.ok) throw new ReportedFailure();
+    });
+
+  program
     .command('maintain')
     .description('partition maintenance: create future partitions, empty DEFAULT partitions, apply retention')
     .action(async () => {
@@ -104,6 +115,9 @@ export function buildCli(io: CliIo = defaultIo): Command {
 
 export class UsageError extends Error {}
 
+/** The command already printed why it failed (e.g. integrity violations): exit 1 without another line. */
+class ReportedFailure extends Error {}
+
 /** Runs the CLI and returns its exit code instead of exiting (tests call this). */
 export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const program = buildCli(io);
@@ -114,6 +128,7 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     if (error instanceof CommanderError) {
       return error.exitCode === 0 ? 0 : 2; // help / version print and exit 0; usage errors 2
     }
+    if (error instanceof ReportedFailure) return 1;
     if (error instanceof UsageError) {
       io.err(`strata: ${error.message}`);
       return 2;

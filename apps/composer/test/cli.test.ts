@@ -65,10 +65,13 @@ describe('strata CLI', () => {
   it('revert --to keeps that migration; status then shows the rest pending; migrate restores', async () => {
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);
-    expect(reverted.stdout).toBe('base: reverted CreateHealthCheck1795443400000');
+    expect(reverted.stdout).toBe('base: reverted CreateValidateIntegrity1795443500000, CreateHealthCheck1795443400000');
     const status = JSON.parse((await strata(['status', '--json'], env)).stdout);
-    expect(status.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual(['CreateHealthCheck1795443400000']);
-    expect((await strata(['migrate'], env)).stdout).toMatch(/applied 1: CreateHealthCheck1795443400000/);
+    expect(status.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([
+      'CreateHealthCheck1795443400000',
+      'CreateValidateIntegrity1795443500000',
+    ]);
+    expect((await strata(['migrate'], env)).stdout).toMatch(/applied 2: CreateHealthCheck1795443400000, CreateValidateIntegrity1795443500000/);
   });
 
   it('maintain runs partition maintenance', async () => {
@@ -77,6 +80,14 @@ describe('strata CLI', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.tables.map((t: { table: string }) => t.table)).toEqual(['base.audit_log']);
+  });
+
+  it('validate reports every integrity rule satisfied', async () => {
+    const result = await strata(['validate'], env);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Integrity: OK/);
+    expect(result.stdout).toContain('✓ references between tenant tables are tenant-consistent');
   });
 
   it('bad usage exits 2; failures exit 1 with one readable line', async () => {
@@ -101,6 +112,6 @@ describe('strata CLI', () => {
     const cli = join(__dirname, '..', 'dist', 'cli.js');
     const { stdout } = await run('node', [cli, '--help']);
     expect(stdout).toContain('Usage: strata');
-    for (const command of ['migrate', 'revert', 'status', 'health', 'maintain', 'start']) expect(stdout).toContain(command);
+    for (const command of ['migrate', 'revert', 'status', 'health', 'validate', 'maintain', 'start']) expect(stdout).toContain(command);
   });
 });

@@ -3,12 +3,19 @@ import { CreateCoreSchema1795443100000 } from './migrations/1795443100000-create
 import { Partitioning1795443200000 } from './migrations/1795443200000-partitioning';
 import { CreateAuditLog1795443300000 } from './migrations/1795443300000-create-audit-log';
 import { CreateHealthCheck1795443400000 } from './migrations/1795443400000-create-health-check';
+import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000-create-validate-integrity';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
 export const baseModule = defineModule({
   name: 'base',
   entities: [Organization, User, OrganizationMembership, AuditLogEntry, PartitionPolicyRow],
-  migrations: [CreateCoreSchema1795443100000, Partitioning1795443200000, CreateAuditLog1795443300000, CreateHealthCheck1795443400000],
+  migrations: [
+    CreateCoreSchema1795443100000,
+    Partitioning1795443200000,
+    CreateAuditLog1795443300000,
+    CreateHealthCheck1795443400000,
+    CreateValidateIntegrity1795443500000,
+  ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, QueryRunner } from 'typeorm';
 import { useTestDatabase } from '@strata/testing';
 import {
   DatabaseTarget,
@@ -11,6 +11,7 @@ import {
   baseModule,
   checkModuleDrift,
   databaseHealth,
+  databaseIntegrity,
   generateMigration,
   maintainPartitions,
 } from '../src';
@@ -83,16 +84,50 @@ describe('operations behind the CLIs', () => {
     expect(healthy.problems).toEqual([]);
     expect(healthy.status).toBe('healthy');
     expect(await db.query(`SELECT count(*)::int AS n FROM base.audit_log WHERE action = 'test'`)).toEqual([{ n: 1 }]);
+    await db.query('DROP TABLE base.unprotected');
   });
 
   it('reports pending migrations the code has and the database lacks', async () => {
     class Later1899999999999 {
-      async up() {}
-      async down() {}
+      async up(q: QueryRunner) {
+        await q.query('SELECT 1');
+      }
+      async down(q: QueryRunner) {
+        await q.query('SELECT 1');
+      }
     }
     const ahead = { ...baseModule, migrations: [...baseModule.migrations, Later1899999999999] };
     const report = await databaseHealth([ahead], { target: target() });
     expect(report.modules.find((m) => m.module === 'base')?.pending).toEqual(['Later1899999999999']);
     expect(report.status).toBe('degraded');
+  });
+
+  it('validate_integrity passes on a migrated database and names each broken rule', async () => {
+    const clean = await databaseIntegrity({ target: target() });
+    expect(clean.checks.filter((c) => c.violations.length)).toEqual([]);
+    expect(clean.ok).toBe(true);
+
+    await db.query(`
+      CREATE SCHEMA integrity_test;
+      CREATE TABLE integrity_test.migrations (id int);
+      CREATE TABLE integrity_test.parents (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        organization_id uuid NOT NULL REFERENCES base.organizations(id) ON DELETE CASCADE);
+      -- references another tenant table by id alone, and is not erased with its organization
+      CREATE TABLE integrity_test.children (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        organization_id uuid NOT NULL,
+        parent_id uuid NOT NULL CONSTRAINT children_parent_id_fkey REFERENCES integrity_test.parents(id));
+      SELECT base.enable_tenant_rls('integrity_test.parents');
+      CREATE TABLE integrity_test.events (id int, at timestamptz NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);`);
+
+    const broken = await databaseIntegrity({ target: target() });
+    expect(broken.ok).toBe(false);
+    const violations = Object.fromEntries(broken.checks.map((c) => [c.check, c.violations]));
+    expect(violations['tenant tables force row-level security']).toEqual(['integrity_test.children']);
+    expect(violations['references between tenant tables are tenant-consistent']).toEqual(['integrity_test.children.children_parent_id_fkey']);
+    expect(violations['tenant rows are erased with their organization (ON DELETE CASCADE)']).toEqual(['integrity_test.children']);
+    expect(violations['partitioned tables have a partition policy']).toEqual(['integrity_test.events']);
+    expect(violations['constraints are validated']).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-import { HealthReport } from '../health';
+import { HealthReport, IntegrityReport } from '../health';
 import { DriftReport, ModuleRunResult, ModuleStatus } from '../migration';
 import { MaintenanceReport } from '../partitioning';
 
@@ -59,4 +59,11 @@ export function formatDrift(report: DriftReport): string {
     return `${report.module}: no drift: the migrations produce exactly the entities${report.ignored.length ? ` (${report.ignored.length} hand-written object statement(s) ignored)` : ''}.`;
   }
   return [`${report.module}: DRIFT: the entities differ from the migrated schema. Missing migration for:`, ...report.statements.map((s) => `  ${s};`)].join('\n');
+}
+
+export function formatIntegrity(report: IntegrityReport): string {
+  return [
+    `Integrity: ${report.ok ? 'OK' : 'VIOLATIONS FOUND'}`,
+    ...report.checks.map((c) => `  ${c.violations.length ? '✗' : '✓'} ${c.check}${c.violations.length ? `: ${c.violations.join(', ')}` : ''}`),
+  ].join('\n');
 }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MigrationError } from '../errors';
 import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
-import { HealthReport, healthCheck } from '../health';
+import { HealthReport, IntegrityReport, healthCheck, validateIntegrity } from '../health';
 import { MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure, DriftReport } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
 import { StrataModule, orderModules } from '../module';
@@ -67,6 +67,18 @@ export async function databaseHealth(modules: StrataModule[], options: Operation
     await dataSource.initialize();
     try {
       return { target: db.description, ...(await healthCheck(dataSource, modules)) };
+    } finally {
+      await dataSource.destroy();
+    }
+  }, options.target);
+}
+
+export async function databaseIntegrity(options: OperationOptions = {}): Promise<IntegrityReport> {
+  return withDatabase(async (db) => {
+    const dataSource = createDataSource({ url: db.url, poolSize: 1 });
+    await dataSource.initialize();
+    try {
+      return await validateIntegrity(dataSource);
     } finally {
       await dataSource.destroy();
     }

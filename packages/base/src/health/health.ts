@@ -22,3 +22,15 @@ export async function healthCheck(q: Queryable, modules: StrataModule[]): Promis
   const rows = await q.query('SELECT base.health_check($1::jsonb) AS report', [JSON.stringify(expected)]);
   return rows[0].report as HealthReport;
 }
+
+export interface IntegrityReport {
+  ok: boolean;
+  checked_at: string;
+  checks: { check: string; violations: string[] }[];
+}
+
+/** `base.validate_integrity()`: the tenancy and partitioning rules checked against the live catalog. */
+export async function validateIntegrity(q: Queryable): Promise<IntegrityReport> {
+  const rows = await q.query('SELECT base.validate_integrity() AS report');
+  return rows[0].report as IntegrityReport;
+}
