@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { MigrationRunner, StrataModule, createDataSource, orderModules, redactUrl, startEmbeddedDatabase } from '@strata/base';
+import { MigrationRunner, Queryable, StrataModule, createDataSource, orderModules, redactUrl, startEmbeddedDatabase } from '@strata/base';
 
 export type TestDatabaseKind = 'server' | 'testcontainers' | 'embedded';
 
@@ -103,6 +103,7 @@ async function serverDatabase(serverUrl: string, modules: StrataModule[], migrat
   const template = migrate ? await ensureTemplate(serverUrl, modules) : undefined;
   await withAdmin(serverUrl, async (admin) => {
     await retryWhileTemplateBusy(() => admin.query(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`));
+    await admin.query(`COMMENT ON DATABASE "${name}" IS '${STALE_MARK} ${new Date().toISOString()}'`);
   });
   const url = databaseUrl(serverUrl, name);
   return connect('server', url, 10, modules, () =>
@@ -127,7 +128,9 @@ async function ensureTemplate(serverUrl: string, modules: StrataModule[]): Promi
       const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [template]);
       if (exists.rowCount) return;
       await admin.query(`DROP DATABASE IF EXISTS "${template}" WITH (FORCE)`); // a half-built one from a crashed run
+      await dropStaleDatabases({ query: (sql, params) => admin.query(sql, params).then((r) => r.rows) });
       await admin.query(`CREATE DATABASE "${template}"`);
+      await admin.query(`COMMENT ON DATABASE "${template}" IS '${STALE_MARK} ${new Date().toISOString()}'`);
       await new MigrationRunner({ url: databaseUrl(serverUrl, template) }).up(modules);
       await admin.query(`ALTER DATABASE "${template}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
     } finally {
@@ -135,6 +138,29 @@ async function ensureTemplate(serverUrl: string, modules: StrataModule[]): Promi
     }
   });
   return template;
+}
+
+/** Test databases and templates carry this mark and their creation time, so leftovers can be found. */
+const STALE_MARK = 'strata test database created';
+const STALE_AFTER_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Templates are named after the migrations' code, so every change leaves one
+ * behind, and a crashed run leaves its test database: drop the ones older than a day.
+ */
+export async function dropStaleDatabases(admin: Queryable): Promise<void> {
+  const rows: { datname: string; description: string }[] = await admin.query(
+    `SELECT d.datname, shobj_description(d.oid, 'pg_database') AS description FROM pg_database d
+      WHERE d.datname LIKE 'strata\\_t%' AND shobj_description(d.oid, 'pg_database') LIKE $1`,
+    [`${STALE_MARK} %`],
+  );
+  for (const row of rows) {
+    const created = Date.parse(row.description.slice(STALE_MARK.length + 1));
+    if (Number.isFinite(created) && Date.now() - created > STALE_AFTER_MS) {
+      await admin.query(`ALTER DATABASE "${row.datname}" IS_TEMPLATE false`).catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS "${row.datname}" WITH (FORCE)`).catch(() => undefined);
+    }
+  }
 }
 
 async function retryWhileTemplateBusy<T>(work: () => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { baseModule } from '@strata/base';
-import { catalogSnapshot, createTestDatabase } from '../src';
+import { randomBytes } from 'node:crypto';
+import { catalogSnapshot, createTestDatabase, dropStaleDatabases } from '../src';
 
 describe('test database provider', () => {
   it('gives each caller its own migrated database', async () => {
@@ -37,6 +38,30 @@ describe('test database provider', () => {
       const after = await catalogSnapshot(db, ['base']);
       expect(after.filter((line) => !before.includes(line))).toEqual([expect.stringContaining('users_name_idx')]);
     } finally {
+      await db.close();
+    }
+  });
+
+  it('drops test databases and templates left over for more than a day, and nothing else', async () => {
+    const db = await createTestDatabase({ modules: [baseModule], migrate: false });
+    const suffix = randomBytes(4).toString('hex');
+    const [old, oldTemplate, fresh, unrelated] = ['strata_test_old', 'strata_tpl_old', 'strata_test_new', 'unrelated'].map((n) => `${n}_${suffix}`);
+    const mark = (name: string, at: Date) => db.query(`COMMENT ON DATABASE "${name}" IS 'strata test database created ${at.toISOString()}'`);
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    try {
+      for (const name of [old, oldTemplate, fresh, unrelated]) await db.query(`CREATE DATABASE "${name}"`);
+      await mark(old, twoDaysAgo);
+      await mark(oldTemplate, twoDaysAgo);
+      await db.query(`ALTER DATABASE "${oldTemplate}" IS_TEMPLATE true`);
+      await mark(fresh, new Date());
+      await mark(unrelated, twoDaysAgo); // not a strata_t… name: never touched
+
+      await dropStaleDatabases(db);
+
+      const left = await db.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1`, [`%_${suffix}`]);
+      expect(left.map((r) => r.datname)).toEqual([fresh, unrelated].sort());
+    } finally {
+      for (const name of [fresh, unrelated]) await db.query(`DROP DATABASE IF EXISTS "${name}"`);
       await db.close();
     }
   });
