@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { MigrationError } from '../errors';
 import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
 import { HealthReport, IntegrityReport, healthCheck, validateIntegrity } from '../health';
-import { MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure, DriftReport } from '../migration';
+import { DriftReport, MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
 import { StrataModule, orderModules } from '../module';
 import { snakeCase } from '../naming';
@@ -129,31 +129,10 @@ export async function generateMigration(
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}${timestamp}`;
   if (report.statements.length === 0) return { file: null, className, statements: [] };
-  const drift = await driftWithDown(module, installed, options);
   const file = join(packageDir, 'src', 'migrations', `${timestamp}-${kebab}.ts`);
   mkdirSync(join(packageDir, 'src', 'migrations'), { recursive: true });
-  writeFileSync(file, renderMigration(className, drift.up, drift.down));
-  return { file, className, statements: drift.up };
-}
-
-async function driftWithDown(module: StrataModule, installed: StrataModule[], options: OperationOptions): Promise<{ up: string[]; down: string[] }> {
-  const target = options.target ?? scratchTarget();
-  const closure = requirementClosure(module, installed);
-  return withDatabase(async (db) => {
-    if (target.kind === 'embedded') await new MigrationRunner({ url: db.url }).up(closure);
-    const dataSource = createDataSource({ url: db.url, poolSize: 1, modules: closure });
-    await dataSource.initialize();
-    try {
-      const sql = await dataSource.driver.createSchemaBuilder().log();
-      const own = `"${module.name}".`;
-      return {
-        up: sql.upQueries.map((q) => q.query).filter((q) => q.includes(own)),
-        down: sql.downQueries.map((q) => q.query).filter((q) => q.includes(own)).reverse(),
-      };
-    } finally {
-      await dataSource.destroy();
-    }
-  }, target);
+  writeFileSync(file, renderMigration(className, report.statements, report.revert));
+  return { file, className, statements: report.statements };
 }
 
 function renderMigration(className: string, up: string[], down: string[]): string {

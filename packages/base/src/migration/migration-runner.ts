@@ -119,7 +119,7 @@ export class MigrationRunner {
   async status(modules: StrataModule[]): Promise<ModuleStatus[]> {
     const statuses: ModuleStatus[] = [];
     for (const module of orderModules(modules)) {
-      statuses.push(await this.withModule(module, (executor, queryRunner) => readStatus(module, executor, queryRunner), { lock: false }));
+      statuses.push(await this.withModule(module, (_executor, queryRunner) => readStatus(module, queryRunner), { lock: false }));
     }
     return statuses;
   }
@@ -186,14 +186,13 @@ async function ensureHistoryTable(queryRunner: QueryRunner, schema: string, crea
   );
 }
 
-async function readStatus(module: StrataModule, executor: MigrationExecutor, queryRunner: QueryRunner): Promise<ModuleStatus> {
+async function readStatus(module: StrataModule, queryRunner: QueryRunner): Promise<ModuleStatus> {
   const exists = await queryRunner.query(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [`"${module.name}"."migrations"`]);
   const rows: { name: string; applied_at: Date }[] = exists[0].exists
     ? await queryRunner.query(`SELECT "name", "applied_at" FROM "${module.name}"."migrations" ORDER BY "timestamp", "id"`)
     : [];
   const appliedNames = new Set(rows.map((r) => r.name));
   const known = module.migrations.map((m) => m.name);
-  void executor;
   return {
     module: module.name,
     applied: rows.filter((r) => known.includes(r.name)).map((r) => ({ name: r.name, appliedAt: new Date(r.applied_at) })),

@@ -7,6 +7,8 @@ export interface DriftReport {
   statements: string[];
   /** Statements left out because they touch objects written by hand on purpose. */
   ignored: string[];
+  /** The reverse of `statements`, in the order to run them (a generated migration's `down`). */
+  revert: string[];
 }
 
 /** A comment that marks a hand-written index or constraint (HNSW index, cross-module FK …). */
@@ -27,14 +29,13 @@ export async function checkSchemaDrift(url: string, module: StrataModule, instal
     const manual = await manualObjectNames(dataSource.query.bind(dataSource), module.name);
     const sql = await dataSource.driver.createSchemaBuilder().log();
     const ownSchema = `"${module.name}".`;
-    const statements: string[] = [];
-    const ignored: string[] = [];
-    for (const { query } of sql.upQueries) {
-      if (!query.includes(ownSchema)) continue; // another module's drift is that module's check
-      const names = [...query.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
-      (names.some((name) => manual.has(name)) ? ignored : statements).push(query);
-    }
-    return { module: module.name, statements, ignored };
+    const isOwn = (query: string) => query.includes(ownSchema); // another module's drift is that module's check
+    const isManual = (query: string) => [...query.matchAll(/"([^"]+)"/g)].some((m) => manual.has(m[1]));
+    const own = sql.upQueries.map((q) => q.query).filter(isOwn);
+    const statements = own.filter((q) => !isManual(q));
+    const ignored = own.filter(isManual);
+    const revert = sql.downQueries.map((q) => q.query).filter((q) => isOwn(q) && !isManual(q)).reverse();
+    return { module: module.name, statements, ignored, revert };
   } finally {
     await dataSource.destroy();
   }
