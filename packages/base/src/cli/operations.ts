@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { DataSource } from 'typeorm';
 import { join } from 'node:path';
 import { MigrationError } from '../errors';
 import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
@@ -61,40 +62,29 @@ export async function moduleStatus(modules: StrataModule[], options: OperationOp
   return withDatabase(async (db) => ({ database: db.description, modules: await new MigrationRunner({ url: db.url }).status(modules) }), options.target);
 }
 
-export async function databaseHealth(modules: StrataModule[], options: OperationOptions = {}): Promise<HealthReport & { target: string }> {
+/** Opens the selected database and a one-connection DataSource on it for `work`. */
+async function withDataSource<T>(work: (dataSource: DataSource, db: Database) => Promise<T>, target?: DatabaseTarget): Promise<T> {
   return withDatabase(async (db) => {
     const dataSource = createDataSource({ url: db.url, poolSize: 1 });
     await dataSource.initialize();
     try {
-      return { target: db.description, ...(await healthCheck(dataSource, modules)) };
+      return await work(dataSource, db);
     } finally {
       await dataSource.destroy();
     }
-  }, options.target);
+  }, target);
+}
+
+export async function databaseHealth(modules: StrataModule[], options: OperationOptions = {}): Promise<HealthReport & { target: string }> {
+  return withDataSource(async (dataSource, db) => ({ target: db.description, ...(await healthCheck(dataSource, modules)) }), options.target);
 }
 
 export async function databaseIntegrity(options: OperationOptions = {}): Promise<IntegrityReport> {
-  return withDatabase(async (db) => {
-    const dataSource = createDataSource({ url: db.url, poolSize: 1 });
-    await dataSource.initialize();
-    try {
-      return await validateIntegrity(dataSource);
-    } finally {
-      await dataSource.destroy();
-    }
-  }, options.target);
+  return withDataSource((dataSource) => validateIntegrity(dataSource), options.target);
 }
 
 export async function maintainPartitions(options: OperationOptions = {}): Promise<MaintenanceReport> {
-  return withDatabase(async (db) => {
-    const dataSource = createDataSource({ url: db.url, poolSize: 1 });
-    await dataSource.initialize();
-    try {
-      return await runMaintenance(dataSource);
-    } finally {
-      await dataSource.destroy();
-    }
-  }, options.target);
+  return withDataSource((dataSource) => runMaintenance(dataSource), options.target);
 }
 
 /**
