@@ -10,6 +10,7 @@ import {
   maintainPartitions,
   migrateModules,
   moduleStatus,
+  requirementClosure,
   revertModule,
 } from '@strata/base';
 import { installedModules } from './modules';
@@ -43,8 +44,8 @@ export function buildCli(io: CliIo = defaultIo): Command {
     if (!name) return installedModules;
     const module = installedModules.find((m) => m.name === name);
     if (!module) throw new UsageError(`unknown module "${name}" (installed: ${installedModules.map((m) => m.name).join(', ')})`);
-    // A module is migrated together with what it requires.
-    return installedModules.filter((m) => m.name === name || module.requires.includes(m.name));
+    // A module is migrated together with everything it requires.
+    return requirementClosure(module, installedModules);
   };
 
   program
@@ -129,6 +130,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
       return error.exitCode === 0 ? 0 : 2; // help / version print and exit 0; usage errors 2
     }
     if (error instanceof ReportedFailure) return 1;
+    // The CLI writes nothing from user data, so a ValidationError here is about its own arguments (e.g. --to).
+    if ((error as { code?: unknown })?.code === 'VALIDATION_FAILED') {
+      io.err(`strata: ${(error as Error).message}`);
+      return 2;
+    }
     if (error instanceof UsageError) {
       io.err(`strata: ${error.message}`);
       return 2;

@@ -96,6 +96,9 @@ describe('strata CLI', () => {
     const unknown = await strata(['migrate', '--module', 'nope'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown module "nope"');
+    const ambiguous = await strata(['revert', '--module', 'base', '--to', 'Create'], env);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/^strata: .*no migration "Create"/);
 
     const down = await strata(['status'], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' });
     expect(down.code).toBe(1);

@@ -75,6 +75,10 @@ describe('migration runner', () => {
     expect(await runner.down(standalone(fixed), { to: 'CreateWidgets1800000000001' })).toEqual(['AddGadgets1800000000002']);
     expect((await runner.status([standalone(fixed)]))[0].pending).toEqual(['AddGadgets1800000000002']);
     await expect(runner.down(standalone(fixed), { to: 'NoSuchMigration' })).rejects.toThrow(/no migration "NoSuchMigration"/);
+    // a prefix could name several migrations: refused; a 13-digit timestamp names exactly one
+    await expect(runner.down(standalone(fixed), { to: 'Create' })).rejects.toThrow(/no migration "Create"/);
+    await runner.up([standalone(fixed)]);
+    expect(await runner.down(standalone(fixed), { to: '1800000000001' })).toEqual(['AddGadgets1800000000002']);
   });
 
   it('up → down → up leaves the catalog exactly as it was', async () => {

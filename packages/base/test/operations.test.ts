@@ -13,7 +13,9 @@ import {
   databaseHealth,
   databaseIntegrity,
   generateMigration,
+  defineModule,
   maintainPartitions,
+  revertModule,
 } from '../src';
 
 // base.partition_policies as a developer edits it: one new column.
@@ -129,5 +131,27 @@ describe('operations behind the CLIs', () => {
     expect(violations['tenant rows are erased with their organization (ON DELETE CASCADE)']).toEqual(['integrity_test.children']);
     expect(violations['partitioned tables have a partition policy']).toEqual(['integrity_test.events']);
     expect(violations['constraints are validated']).toEqual([]);
+  });
+
+  it('refuses to revert a module entirely while a module that requires it is applied', async () => {
+    class CreateWidgets1800000000101 {
+      async up(q: QueryRunner) {
+        await q.query('CREATE TABLE dependent_test.widgets (id int PRIMARY KEY)');
+      }
+      async down(q: QueryRunner) {
+        await q.query('DROP TABLE dependent_test.widgets');
+      }
+    }
+    const dependent = defineModule({ name: 'dependent_test', entities: [], migrations: [CreateWidgets1800000000101] });
+    await new MigrationRunner({ url: db.url }).up([baseModule, dependent]);
+
+    await expect(revertModule([baseModule, dependent], 'base', '0', { target: target() })).rejects.toThrow(
+      /Cannot revert base entirely: dependent_test still depend on it/,
+    );
+    expect((await new MigrationRunner({ url: db.url }).status([baseModule]))[0].pending).toEqual([]);
+
+    expect((await revertModule([baseModule, dependent], 'dependent_test', '0', { target: target() })).reverted).toEqual([
+      'CreateWidgets1800000000101',
+    ]);
   });
 });

@@ -6,7 +6,7 @@ import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDataba
 import { HealthReport, IntegrityReport, healthCheck, validateIntegrity } from '../health';
 import { DriftReport, MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
-import { StrataModule, orderModules } from '../module';
+import { StrataModule } from '../module';
 import { snakeCase } from '../naming';
 
 /**
@@ -47,9 +47,8 @@ export async function revertModule(
     const runner = new MigrationRunner({ url: db.url }, { log: options.log });
     if (to === '0') {
       // Reverting a module entirely is refused while a module that needs it is still applied.
-      const dependents = modules.filter((m) => m.requires.includes(moduleName));
-      const statuses = await runner.status(dependents.length ? [...dependents, ...requirementsOf(dependents, modules)] : []);
-      const blocking = statuses.filter((s) => dependents.some((d) => d.name === s.module) && s.applied.length > 0);
+      const dependents = new Set(modules.filter((m) => m.requires.includes(moduleName)).map((m) => m.name));
+      const blocking = (await runner.status(modules)).filter((s) => dependents.has(s.module) && s.applied.length > 0);
       if (blocking.length) {
         throw new MigrationError(`Cannot revert ${moduleName} entirely: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`);
       }
@@ -146,8 +145,4 @@ ${lines(down)}
 function scratchTarget(): DatabaseTarget {
   const env = resolveDatabaseTarget();
   return env.kind === 'server' ? env : { kind: 'embedded', dataDir: 'memory://' };
-}
-
-function requirementsOf(modules: StrataModule[], installed: StrataModule[]): StrataModule[] {
-  return orderModules(installed).filter((m) => modules.some((d) => d.requires.includes(m.name)));
 }

@@ -213,8 +213,9 @@ async function releaseQuietly(queryRunner: QueryRunner, dataSource: DataSource, 
   await dataSource.destroy().catch(() => undefined);
 }
 
+/** A migration is named by its class name or by its 13-digit timestamp: never by a prefix, which could name several. */
 function matchesMigration(name: string, wanted: string): boolean {
-  return name === wanted || name.endsWith(wanted) || name.toLowerCase().startsWith(wanted.toLowerCase());
+  return name === wanted || (/^\d{13}$/.test(wanted) && name.endsWith(wanted));
 }
 
 function sortNewestFirst(migrations: Migration[]): Migration[] {
