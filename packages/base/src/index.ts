@@ -8,6 +8,7 @@ export * from './database';
 export * from './migration';
 export * from './tenancy';
 export * from './validation';
+export * from './mapping';
 export * from './partitioning';
 export * from './health';
 export * from './entities';

@@ -20,7 +20,8 @@ function pgErrorOf(error: unknown): PgError | undefined {
  * The field(s) a failed constraint is about. PostgreSQL's DETAIL ("Key (slug)=…")
  * is the best source, but it is withheld on tables with row-level security, so
  * the conventional constraint name (`<table>_<cols>_<suffix>`) is the fallback:
- * `organizations_slug_key` → slug, `memberships_organization_id_user_id_fkey` → user_id.
+ * `organizations_slug_key` → slug, `memberships_organization_id_user_id_fkey` and
+ * `tasks_workflow_id_organization_id_fkey` → user_id and workflow_id.
  */
 function fieldsOf(err: PgError): string[] {
   const fromDetail = /Key \(([^)]+)\)/.exec(err.detail ?? '')?.[1];
@@ -31,9 +32,15 @@ function fieldsOf(err: PgError): string[] {
     columns = [err.constraint.slice(err.table.length + 1).replace(/_(key|fkey|check|pkey|excl)$/, '')];
   } else columns = [];
   const meaningful = columns
-    .map((c) => (c.startsWith('organization_id_') ? c.slice('organization_id_'.length) : c))
+    // Composite tenant references name organization_id first or last: `tasks_workflow_id_organization_id_fkey`.
+    .map((c) => c.replace(/^organization_id_|_organization_id$/, ''))
     .filter((c) => c !== 'organization_id');
-  return meaningful.length > 0 ? meaningful : columns;
+  // Named as callers spell them in service inputs (`definitionId`), not as columns.
+  return (meaningful.length > 0 ? meaningful : columns).map(camelCase);
+}
+
+function camelCase(column: string): string {
+  return column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 /**

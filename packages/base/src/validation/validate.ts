@@ -27,3 +27,16 @@ function flatten(errors: ClassValidatorError[], prefix = ''): FieldError[] {
     return [...own, ...flatten(error.children ?? [], field)];
   });
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Checks ids passed as plain arguments (`get(orgId, taskId)`), so a malformed id is
+ * a `ValidationError` naming the argument rather than a database cast error.
+ */
+export function validateId(value: unknown, field: string, subject?: string): string {
+  if (typeof value !== 'string' || !UUID.test(value)) {
+    throw ValidationError.forField(field, `must be a uuid, got ${JSON.stringify(value)}`, subject);
+  }
+  return value;
+}
