@@ -1,0 +1,264 @@
+import { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Schema `tasks`: task definitions, workflow DAGs, tasks with their dependency
+ * DAG (cycles refused by the database), and task_executions partitioned monthly.
+ * Every table is tenant-scoped; references between them are composite
+ * (organization_id, id) so a row can never point at another organization's row.
+ */
+export class CreateTasksSchema1795447506106 implements MigrationInterface {
+  name = 'CreateTasksSchema1795447506106';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE TABLE "tasks"."task_definitions" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "organization_id" uuid NOT NULL,
+        "name" character varying(255) NOT NULL,
+        "kind" character varying(64) NOT NULL,
+        "description" text,
+        "input_schema" jsonb NOT NULL DEFAULT '{}',
+        "timeout_seconds" integer NOT NULL DEFAULT '3600',
+        "max_attempts" integer NOT NULL DEFAULT '3',
+        "backoff_base_seconds" integer NOT NULL DEFAULT '10',
+        "backoff_factor" double precision NOT NULL DEFAULT '2',
+        "backoff_max_seconds" integer NOT NULL DEFAULT '3600',
+        "metadata" jsonb NOT NULL DEFAULT '{}',
+        "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        CONSTRAINT "task_definitions_organization_id_name_key" UNIQUE ("organization_id", "name"),
+        CONSTRAINT "task_definitions_organization_id_id_key" UNIQUE ("organization_id", "id"),
+        CONSTRAINT "task_definitions_backoff_check" CHECK ("backoff_base_seconds" >= 0 AND "backoff_factor" >= 1 AND "backoff_max_seconds" >= "backoff_base_seconds"),
+        CONSTRAINT "task_definitions_max_attempts_check" CHECK ("max_attempts" BETWEEN 1 AND 100),
+        CONSTRAINT "task_definitions_timeout_seconds_check" CHECK ("timeout_seconds" > 0),
+        CONSTRAINT "task_definitions_pkey" PRIMARY KEY ("id"))`);
+
+    await q.query(`
+      CREATE TABLE "tasks"."workflows" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "organization_id" uuid NOT NULL,
+        "project_id" uuid,
+        "name" character varying(255) NOT NULL,
+        "version" integer NOT NULL DEFAULT '1',
+        "description" text,
+        "definition" jsonb NOT NULL,
+        "status" character varying(16) NOT NULL DEFAULT 'draft',
+        "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        CONSTRAINT "workflows_organization_id_name_version_key" UNIQUE ("organization_id", "name", "version"),
+        CONSTRAINT "workflows_organization_id_id_key" UNIQUE ("organization_id", "id"),
+        CONSTRAINT "workflows_version_check" CHECK ("version" >= 1),
+        CONSTRAINT "workflows_status_check" CHECK ("status" IN ('draft', 'active', 'retired')),
+        CONSTRAINT "workflows_pkey" PRIMARY KEY ("id"))`);
+    await q.query(`CREATE INDEX "workflows_organization_id_project_id_idx" ON "tasks"."workflows" ("organization_id", "project_id")`);
+
+    await q.query(`
+      CREATE TABLE "tasks"."tasks" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "organization_id" uuid NOT NULL,
+        "project_id" uuid,
+        "workflow_id" uuid,
+        "workflow_run_id" uuid,
+        "workflow_step" character varying(255),
+        "definition_id" uuid,
+        "parent_task_id" uuid,
+        "title" character varying(500) NOT NULL,
+        "status" character varying(16) NOT NULL DEFAULT 'pending',
+        "priority" integer NOT NULL DEFAULT '0',
+        "input" jsonb NOT NULL DEFAULT '{}',
+        "output" jsonb,
+        "run_after" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "attempts" integer NOT NULL DEFAULT '0',
+        "max_attempts" integer NOT NULL DEFAULT '3',
+        "locked_by" character varying(255),
+        "locked_at" TIMESTAMP WITH TIME ZONE,
+        "lease_expires_at" TIMESTAMP WITH TIME ZONE,
+        "last_error" text,
+        "idempotency_key" character varying(255),
+        "started_at" TIMESTAMP WITH TIME ZONE,
+        "finished_at" TIMESTAMP WITH TIME ZONE,
+        "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "updated_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "deleted_at" TIMESTAMP WITH TIME ZONE,
+        CONSTRAINT "tasks_organization_id_workflow_run_id_workflow_step_key" UNIQUE ("organization_id", "workflow_run_id", "workflow_step"),
+        CONSTRAINT "tasks_organization_id_idempotency_key_key" UNIQUE ("organization_id", "idempotency_key"),
+        CONSTRAINT "tasks_organization_id_id_key" UNIQUE ("organization_id", "id"),
+        CONSTRAINT "tasks_workflow_step_check" CHECK (("workflow_run_id" IS NULL) = ("workflow_step" IS NULL)),
+        CONSTRAINT "tasks_finished_at_check" CHECK (("status" IN ('succeeded', 'failed', 'cancelled')) = ("finished_at" IS NOT NULL)),
+        CONSTRAINT "tasks_lease_check" CHECK (("status" = 'running') = ("locked_by" IS NOT NULL AND "lease_expires_at" IS NOT NULL)),
+        CONSTRAINT "tasks_attempts_check" CHECK ("attempts" >= 0 AND "attempts" <= "max_attempts" AND "max_attempts" BETWEEN 1 AND 100),
+        CONSTRAINT "tasks_status_check" CHECK ("status" IN ('pending', 'ready', 'running', 'succeeded', 'failed', 'cancelled', 'blocked')),
+        CONSTRAINT "tasks_pkey" PRIMARY KEY ("id"))`);
+    await q.query(`CREATE INDEX "tasks_organization_id_parent_task_id_idx" ON "tasks"."tasks" ("organization_id", "parent_task_id")`);
+    await q.query(`CREATE INDEX "tasks_organization_id_project_id_idx" ON "tasks"."tasks" ("organization_id", "project_id")`);
+    await q.query(`CREATE INDEX "tasks_organization_id_status_priority_idx" ON "tasks"."tasks" ("organization_id", "status", "priority")`);
+    // The work queue: claim() walks this index in claim order and stops after n rows.
+    await q.query(`CREATE INDEX "tasks_ready_queue_idx" ON "tasks"."tasks" ("organization_id", "priority" DESC, "created_at", "id") WHERE "status" = 'ready'`);
+    await q.query(`COMMENT ON INDEX "tasks"."tasks_ready_queue_idx" IS 'strata:manual claim order (priority DESC is not expressible in TypeORM)'`);
+    // Expired leases are found without scanning the running tasks' rows.
+    await q.query(`CREATE INDEX "tasks_lease_expires_at_idx" ON "tasks"."tasks" ("organization_id", "lease_expires_at") WHERE "status" = 'running'`);
+    await q.query(`COMMENT ON INDEX "tasks"."tasks_lease_expires_at_idx" IS 'strata:manual partial index for lease expiry'`);
+
+    await q.query(`
+      CREATE TABLE "tasks"."task_dependencies" (
+        "organization_id" uuid NOT NULL,
+        "task_id" uuid NOT NULL,
+        "depends_on_task_id" uuid NOT NULL,
+        "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        CONSTRAINT "task_dependencies_depends_on_task_id_check" CHECK ("task_id" <> "depends_on_task_id"),
+        CONSTRAINT "task_dependencies_pkey" PRIMARY KEY ("organization_id", "task_id", "depends_on_task_id"))`);
+    await q.query(`CREATE INDEX "task_dependencies_organization_id_depends_on_task_id_idx" ON "tasks"."task_dependencies" ("organization_id", "depends_on_task_id")`);
+
+    await q.query(`
+      CREATE TABLE "tasks"."task_executions" (
+        "id" uuid NOT NULL DEFAULT gen_random_uuid(),
+        "started_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now(),
+        "organization_id" uuid NOT NULL,
+        "task_id" uuid NOT NULL,
+        "attempt" integer NOT NULL,
+        "worker_id" character varying(255) NOT NULL,
+        "status" character varying(16) NOT NULL DEFAULT 'running',
+        "finished_at" TIMESTAMP WITH TIME ZONE,
+        "duration_ms" integer,
+        "cpu_ms" bigint,
+        "peak_memory_bytes" bigint,
+        "input_tokens" integer,
+        "output_tokens" integer,
+        "error" text,
+        "metadata" jsonb NOT NULL DEFAULT '{}',
+        CONSTRAINT "task_executions_finished_at_check" CHECK (("status" = 'running') = ("finished_at" IS NULL)),
+        CONSTRAINT "task_executions_status_check" CHECK ("status" IN ('running', 'succeeded', 'failed', 'lost', 'cancelled')),
+        CONSTRAINT "task_executions_pkey" PRIMARY KEY ("id", "started_at")
+      ) PARTITION BY RANGE ("started_at")`);
+    await q.query(`CREATE INDEX "task_executions_organization_id_worker_id_started_at_idx" ON "tasks"."task_executions" ("organization_id", "worker_id", "started_at")`);
+    await q.query(`CREATE INDEX "task_executions_organization_id_task_id_attempt_idx" ON "tasks"."task_executions" ("organization_id", "task_id", "attempt")`);
+
+    // Foreign keys: to organizations (erasure cascades), and composite within the tenant.
+    const foreignKeys: [table: string, name: string, definition: string][] = [
+      ['task_definitions', 'task_definitions_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
+      ['workflows', 'workflows_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
+      ['tasks', 'tasks_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
+      ['tasks', 'tasks_workflow_id_organization_id_fkey', `("workflow_id", "organization_id") REFERENCES "tasks"."workflows"("id", "organization_id") ON DELETE NO ACTION`],
+      ['tasks', 'tasks_definition_id_organization_id_fkey', `("definition_id", "organization_id") REFERENCES "tasks"."task_definitions"("id", "organization_id") ON DELETE NO ACTION`],
+      ['tasks', 'tasks_parent_task_id_organization_id_fkey', `("parent_task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
+      ['task_dependencies', 'task_dependencies_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
+      ['task_dependencies', 'task_dependencies_task_id_organization_id_fkey', `("task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
+      ['task_dependencies', 'task_dependencies_depends_on_task_id_organization_id_fkey', `("depends_on_task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
+      ['task_executions', 'task_executions_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
+      ['task_executions', 'task_executions_task_id_organization_id_fkey', `("task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
+    ];
+    for (const [table, name, definition] of foreignKeys) {
+      await q.query(`ALTER TABLE "tasks"."${table}" ADD CONSTRAINT "${name}" FOREIGN KEY ${definition} ON UPDATE NO ACTION`);
+    }
+
+    // The dependency graph stays a DAG, decided by the database: edges are
+    // checked after they are written, with one writer per organization at a
+    // time, so a concurrent session's edges are committed and visible to the
+    // check before ours are examined (each statement in this volatile function
+    // takes a fresh snapshot under READ COMMITTED).
+    await q.query(`
+      CREATE FUNCTION tasks.refuse_dependency_cycles() RETURNS trigger
+      LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      DECLARE
+        v_organization uuid;
+        v_cycle record;
+      BEGIN
+        FOR v_organization IN SELECT DISTINCT a.organization_id FROM added a ORDER BY 1 LOOP
+          PERFORM pg_advisory_xact_lock(hashtext('tasks.task_dependencies'), hashtext(v_organization::text));
+        END LOOP;
+        WITH RECURSIVE reach (organization_id, origin, target, node) AS (
+          SELECT a.organization_id, a.task_id, a.depends_on_task_id, a.depends_on_task_id FROM added a
+          UNION
+          SELECT r.organization_id, r.origin, r.target, d.depends_on_task_id
+            FROM reach r
+            JOIN tasks.task_dependencies d ON d.organization_id = r.organization_id AND d.task_id = r.node
+        )
+        SELECT r.origin, r.target INTO v_cycle FROM reach r WHERE r.node = r.origin LIMIT 1;
+        IF FOUND THEN
+          RAISE EXCEPTION 'task % cannot depend on task %: the dependency would close a cycle', v_cycle.origin, v_cycle.target
+            USING ERRCODE = 'check_violation', SCHEMA = 'tasks', TABLE = 'task_dependencies', CONSTRAINT = 'task_dependencies_acyclic';
+        END IF;
+        RETURN NULL;
+      END $$`);
+    await q.query(`CREATE TRIGGER task_dependencies_acyclic_insert AFTER INSERT ON "tasks"."task_dependencies" REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION tasks.refuse_dependency_cycles()`);
+    await q.query(`CREATE TRIGGER task_dependencies_acyclic_update AFTER UPDATE ON "tasks"."task_dependencies" REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION tasks.refuse_dependency_cycles()`);
+
+    // Status propagation along the DAG, used by the services and usable from psql.
+    // Both run as the caller, so row-level security keeps them inside one organization.
+    //
+    // Promotion is two statements on purpose: the pending dependents are locked
+    // first, then checked in a new statement (a fresh snapshot). Two sessions
+    // finishing the last two dependencies of a task at once serialize on the
+    // dependent's row lock, and the second one sees the first one's commit, so a
+    // task whose dependencies all succeeded is never left pending.
+    await q.query(`
+      CREATE FUNCTION tasks.promote_dependents(p_task_ids uuid[]) RETURNS integer
+      LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      DECLARE
+        v_candidates uuid[];
+        v_promoted integer;
+      BEGIN
+        SELECT array_agg(t.id ORDER BY t.id) INTO v_candidates FROM (
+          SELECT t.id FROM tasks.tasks t
+            JOIN tasks.task_dependencies d ON d.organization_id = t.organization_id AND d.task_id = t.id
+           WHERE d.depends_on_task_id = ANY (p_task_ids) AND t.status = 'pending'
+           ORDER BY t.id
+             FOR UPDATE OF t) t;
+        IF v_candidates IS NULL THEN
+          RETURN 0;
+        END IF;
+        UPDATE tasks.tasks t SET status = 'ready', updated_at = now()
+         WHERE t.id = ANY (v_candidates) AND t.status = 'pending'
+           AND NOT EXISTS (
+             SELECT 1 FROM tasks.task_dependencies d
+               JOIN tasks.tasks p ON p.organization_id = d.organization_id AND p.id = d.depends_on_task_id
+              WHERE d.organization_id = t.organization_id AND d.task_id = t.id AND p.status <> 'succeeded');
+        GET DIAGNOSTICS v_promoted = ROW_COUNT;
+        RETURN v_promoted;
+      END $$`);
+    await q.query(`COMMENT ON FUNCTION tasks.promote_dependents(uuid[]) IS 'Moves pending dependents of the given tasks to ready once all their dependencies succeeded; returns how many moved.'`);
+    // A failed or cancelled task blocks everything downstream of it that has not started.
+    await q.query(`
+      CREATE FUNCTION tasks.block_dependents(p_task_ids uuid[]) RETURNS SETOF uuid
+      LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+        WITH RECURSIVE downstream (id) AS (
+          SELECT d.task_id FROM tasks.task_dependencies d WHERE d.depends_on_task_id = ANY (p_task_ids)
+          UNION
+          SELECT d.task_id FROM tasks.task_dependencies d JOIN downstream s ON d.depends_on_task_id = s.id
+        )
+        UPDATE tasks.tasks t SET status = 'blocked', updated_at = now()
+          FROM downstream s
+         WHERE t.id = s.id AND t.status IN ('pending', 'ready')
+        RETURNING t.id
+      $$`);
+    await q.query(`COMMENT ON FUNCTION tasks.block_dependents(uuid[]) IS 'Marks every not-yet-started task downstream of the given (failed or cancelled) tasks as blocked; returns their ids.'`);
+
+    for (const table of ['task_definitions', 'workflows', 'tasks', 'task_dependencies', 'task_executions']) {
+      await q.query(`SELECT base.enable_tenant_rls('tasks.${table}')`);
+    }
+    // Execution history is appended and closed, never deleted by the application.
+    await q.query(`REVOKE DELETE ON "tasks"."task_executions" FROM strata_app`);
+    await q.query(`SELECT base.register_partitioned_table('tasks.task_executions', 'started_at', 'month', 3, '13 months', 'drop')`);
+    // Definitions and workflows are configuration: who changed them is worth keeping.
+    await q.query(`SELECT base.enable_audit('tasks.task_definitions')`);
+    await q.query(`SELECT base.enable_audit('tasks.workflows')`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`SELECT base.disable_audit('tasks.workflows')`);
+    await q.query(`SELECT base.disable_audit('tasks.task_definitions')`);
+    await q.query(`SELECT base.unregister_partitioned_table('tasks.task_executions')`);
+    for (const table of ['task_executions', 'task_dependencies', 'tasks', 'workflows', 'task_definitions']) {
+      await q.query(`SELECT base.disable_tenant_rls('tasks.${table}')`);
+    }
+    await q.query(`DROP TABLE "tasks"."task_executions"`);
+    await q.query(`DROP TABLE "tasks"."task_dependencies"`);
+    await q.query(`DROP FUNCTION tasks.block_dependents(uuid[])`);
+    await q.query(`DROP FUNCTION tasks.promote_dependents(uuid[])`);
+    await q.query(`DROP FUNCTION tasks.refuse_dependency_cycles()`);
+    await q.query(`DROP TABLE "tasks"."tasks"`);
+    await q.query(`DROP TABLE "tasks"."workflows"`);
+    await q.query(`DROP TABLE "tasks"."task_definitions"`);
+    await q.query(`REVOKE USAGE ON SCHEMA tasks FROM strata_app`);
+  }
+}

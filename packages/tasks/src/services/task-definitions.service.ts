@@ -1,0 +1,76 @@
+import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { NotFoundError, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import { TaskDefinition } from '../entities';
+
+const KIND = /^[a-z][a-z0-9_.:-]{0,63}$/;
+const WEEK_SECONDS = 7 * 24 * 3600;
+
+/** What can change on a definition after it is created. */
+export class UpdateTaskDefinitionInput {
+  @IsOptional() @IsString() description?: string;
+  @IsOptional() @IsObject() inputSchema?: Record<string, unknown>;
+  @IsOptional() @IsInt() @Min(1) @Max(WEEK_SECONDS) timeoutSeconds?: number;
+  @IsOptional() @IsInt() @Min(1) @Max(100) maxAttempts?: number;
+  /** Delay before the first retry; each further retry multiplies it by backoffFactor, up to backoffMaxSeconds. */
+  @IsOptional() @IsInt() @Min(0) @Max(WEEK_SECONDS) backoffBaseSeconds?: number;
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(1) @Max(10) backoffFactor?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(WEEK_SECONDS) backoffMaxSeconds?: number;
+  @IsOptional() @IsObject() metadata?: Record<string, unknown>;
+}
+
+export class CreateTaskDefinitionInput extends UpdateTaskDefinitionInput {
+  @IsString() @Length(1, 255) name!: string;
+  @IsString() @Matches(KIND, { message: 'kind must be lowercase letters, digits and _ . : -' }) kind!: string;
+}
+
+/** Task definitions: the kinds of work, with their timeouts and retry policy. */
+export class TaskDefinitionsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(organizationId: string, input: CreateTaskDefinitionInput): Promise<TaskDefinition> {
+    const valid = await validateInput(CreateTaskDefinitionInput, input, 'task definition');
+    try {
+      return await withTenant(this.dataSource, organizationId, (m) => {
+        const repository = m.getRepository(TaskDefinition);
+        return repository.save(repository.create({ ...valid, organizationId, inputSchema: valid.inputSchema ?? {}, metadata: valid.metadata ?? {} }));
+      });
+    } catch (error) {
+      translateDatabaseError(error, 'task definition');
+    }
+  }
+
+  async get(organizationId: string, definitionId: string): Promise<TaskDefinition> {
+    validateId(definitionId, 'definitionId', 'task definition');
+    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ id: definitionId }));
+    if (!found) throw new NotFoundError('task definition', { id: definitionId });
+    return found;
+  }
+
+  async getByName(organizationId: string, name: string): Promise<TaskDefinition> {
+    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ name }));
+    if (!found) throw new NotFoundError('task definition', { name });
+    return found;
+  }
+
+  async list(organizationId: string, filter: { kind?: string } = {}): Promise<TaskDefinition[]> {
+    return withTenant(this.dataSource, organizationId, (m) =>
+      m.getRepository(TaskDefinition).find({ where: filter.kind ? { kind: filter.kind } : {}, order: { name: 'ASC' } }),
+    );
+  }
+
+  async update(organizationId: string, definitionId: string, input: UpdateTaskDefinitionInput): Promise<TaskDefinition> {
+    validateId(definitionId, 'definitionId', 'task definition');
+    const valid = await validateInput(UpdateTaskDefinitionInput, input, 'task definition');
+    try {
+      return await withTenant(this.dataSource, organizationId, async (m) => {
+        const repository = m.getRepository(TaskDefinition);
+        const found = await repository.findOneBy({ id: definitionId });
+        if (!found) throw new NotFoundError('task definition', { id: definitionId });
+        return repository.save(repository.merge(found, valid));
+      });
+    } catch (error) {
+      translateDatabaseError(error, 'task definition');
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import { defineModule } from '@strata/base';
+import { CreateTasksSchema1795447506106 } from './migrations/1795447506106-create-tasks-schema';
+import { Task, TaskDefinition, TaskDependency, TaskExecution, Workflow } from './entities';
+
+/** Schema `tasks`: definitions, workflow DAGs, the work queue and its execution history. */
+export const tasksModule = defineModule({
+  name: 'tasks',
+  entities: [TaskDefinition, Workflow, Task, TaskDependency, TaskExecution],
+  migrations: [CreateTasksSchema1795447506106],
+  partitions: [{ table: 'tasks.task_executions', column: 'started_at', interval: 'month', premake: 3, retention: '13 months' }],
+});
