@@ -55,6 +55,14 @@ export class Task {
   @Column({ type: 'uuid', nullable: true })
   parentTaskId!: string | null;
 
+  /**
+   * A topological label kept by the database: greater than the rank of every
+   * task this one depends on. A new dependency that already points down the
+   * order cannot close a cycle, so the cycle check is O(1) for it.
+   */
+  @Column({ type: 'integer', default: 0 })
+  dagRank!: number;
+
   @Column({ type: 'varchar', length: 500 })
   title!: string;
 

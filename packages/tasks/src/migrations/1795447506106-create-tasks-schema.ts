@@ -62,6 +62,7 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
         "workflow_step" character varying(255),
         "definition_id" uuid,
         "parent_task_id" uuid,
+        "dag_rank" integer NOT NULL DEFAULT '0',
         "title" character varying(500) NOT NULL,
         "status" character varying(16) NOT NULL DEFAULT 'pending',
         "priority" integer NOT NULL DEFAULT '0',
@@ -151,33 +152,65 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
       await q.query(`ALTER TABLE "tasks"."${table}" ADD CONSTRAINT "${name}" FOREIGN KEY ${definition} ON UPDATE NO ACTION`);
     }
 
-    // The dependency graph stays a DAG, decided by the database: edges are
+    // The dependency graph stays a DAG, decided by the database. Edges are
     // checked after they are written, with one writer per organization at a
-    // time, so a concurrent session's edges are committed and visible to the
-    // check before ours are examined (each statement in this volatile function
+    // time (an advisory lock), so a concurrent session's edges are committed and
+    // visible before ours are examined (each statement of this volatile function
     // takes a fresh snapshot under READ COMMITTED).
+    // Every task carries dag_rank, greater than the rank of everything it
+    // depends on. An edge task → dependency whose ranks already agree cannot
+    // close a cycle (ranks fall strictly along every path), so a whole workflow
+    // is checked with one join. Only an edge against the order is searched
+    // exactly; if it closes no cycle, the task and its dependents are re-ranked.
+    // SECURITY DEFINER: the application role may not write dag_rank itself.
     await q.query(`
       CREATE FUNCTION tasks.refuse_dependency_cycles() RETURNS trigger
-      LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
       DECLARE
         v_organization uuid;
-        v_cycle record;
+        v_edge record;
+        v_frontier uuid[];
       BEGIN
         FOR v_organization IN SELECT DISTINCT a.organization_id FROM added a ORDER BY 1 LOOP
           PERFORM pg_advisory_xact_lock(hashtext('tasks.task_dependencies'), hashtext(v_organization::text));
         END LOOP;
-        WITH RECURSIVE reach (organization_id, origin, target, node) AS (
-          SELECT a.organization_id, a.task_id, a.depends_on_task_id, a.depends_on_task_id FROM added a
-          UNION
-          SELECT r.organization_id, r.origin, r.target, d.depends_on_task_id
-            FROM reach r
-            JOIN tasks.task_dependencies d ON d.organization_id = r.organization_id AND d.task_id = r.node
-        )
-        SELECT r.origin, r.target INTO v_cycle FROM reach r WHERE r.node = r.origin LIMIT 1;
-        IF FOUND THEN
-          RAISE EXCEPTION 'task % cannot depend on task %: the dependency would close a cycle', v_cycle.origin, v_cycle.target
-            USING ERRCODE = 'check_violation', SCHEMA = 'tasks', TABLE = 'task_dependencies', CONSTRAINT = 'task_dependencies_acyclic';
-        END IF;
+        FOR v_edge IN
+          SELECT a.organization_id, a.task_id, a.depends_on_task_id
+            FROM added a
+            JOIN tasks.tasks t ON t.organization_id = a.organization_id AND t.id = a.task_id
+            JOIN tasks.tasks d ON d.organization_id = a.organization_id AND d.id = a.depends_on_task_id
+           WHERE t.dag_rank <= d.dag_rank
+        LOOP
+          -- An earlier repair in this loop may have put this edge in order already.
+          CONTINUE WHEN (SELECT t.dag_rank > d.dag_rank FROM tasks.tasks t, tasks.tasks d
+                          WHERE t.id = v_edge.task_id AND d.id = v_edge.depends_on_task_id);
+          IF EXISTS (
+            WITH RECURSIVE reach (node) AS (
+              SELECT v_edge.depends_on_task_id
+              UNION
+              SELECT e.depends_on_task_id FROM reach r
+                JOIN tasks.task_dependencies e ON e.organization_id = v_edge.organization_id AND e.task_id = r.node
+            )
+            SELECT 1 FROM reach WHERE node = v_edge.task_id
+          ) THEN
+            RAISE EXCEPTION 'task % cannot depend on task %: the dependency would close a cycle', v_edge.task_id, v_edge.depends_on_task_id
+              USING ERRCODE = 'check_violation', SCHEMA = 'tasks', TABLE = 'task_dependencies', CONSTRAINT = 'task_dependencies_acyclic';
+          END IF;
+          v_frontier := ARRAY[v_edge.task_id];
+          WHILE v_frontier IS NOT NULL LOOP
+            WITH raised AS (
+              UPDATE tasks.tasks c SET dag_rank = need.rank
+                FROM (SELECT e.task_id, max(p.dag_rank) + 1 AS rank
+                        FROM tasks.task_dependencies e
+                        JOIN tasks.tasks p ON p.organization_id = e.organization_id AND p.id = e.depends_on_task_id
+                       WHERE e.organization_id = v_edge.organization_id AND e.task_id = ANY (v_frontier)
+                       GROUP BY e.task_id) need
+               WHERE c.organization_id = v_edge.organization_id AND c.id = need.task_id AND c.dag_rank < need.rank
+              RETURNING c.id)
+            SELECT array_agg(DISTINCT e.task_id) INTO v_frontier
+              FROM raised r JOIN tasks.task_dependencies e ON e.organization_id = v_edge.organization_id AND e.depends_on_task_id = r.id;
+          END LOOP;
+        END LOOP;
         RETURN NULL;
       END $$`);
     await q.query(`CREATE TRIGGER task_dependencies_acyclic_insert AFTER INSERT ON "tasks"."task_dependencies" REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION tasks.refuse_dependency_cycles()`);
@@ -190,7 +223,9 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
     // first, then checked in a new statement (a fresh snapshot). Two sessions
     // finishing the last two dependencies of a task at once serialize on the
     // dependent's row lock, and the second one sees the first one's commit, so a
-    // task whose dependencies all succeeded is never left pending.
+    // task whose dependencies all succeeded is never left pending. The lock is
+    // NO KEY UPDATE, which does not conflict with the KEY SHARE locks that
+    // enqueue / addDependency hold on dependencies (no deadlock between them).
     await q.query(`
       CREATE FUNCTION tasks.promote_dependents(p_task_ids uuid[]) RETURNS integer
       LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
@@ -198,12 +233,15 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
         v_candidates uuid[];
         v_promoted integer;
       BEGIN
+        -- Dependents first, then their rows by primary key: a plan that stays
+        -- right on freshly filled tables, before any statistics exist.
+        SELECT array_agg(DISTINCT d.task_id) INTO v_candidates
+          FROM tasks.task_dependencies d WHERE d.depends_on_task_id = ANY (p_task_ids);
         SELECT array_agg(t.id ORDER BY t.id) INTO v_candidates FROM (
           SELECT t.id FROM tasks.tasks t
-            JOIN tasks.task_dependencies d ON d.organization_id = t.organization_id AND d.task_id = t.id
-           WHERE d.depends_on_task_id = ANY (p_task_ids) AND t.status = 'pending'
+           WHERE t.id = ANY (v_candidates) AND t.status = 'pending'
            ORDER BY t.id
-             FOR UPDATE OF t) t;
+             FOR NO KEY UPDATE OF t) t;
         IF v_candidates IS NULL THEN
           RETURN 0;
         END IF;
@@ -236,6 +274,15 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
     for (const table of ['task_definitions', 'workflows', 'tasks', 'task_dependencies', 'task_executions']) {
       await q.query(`SELECT base.enable_tenant_rls('tasks.${table}')`);
     }
+    // dag_rank is the cycle check's bookkeeping: the application role may set it
+    // on a new task (a task without edges can have any rank) but never change it.
+    await q.query(`REVOKE UPDATE ON "tasks"."tasks" FROM strata_app`);
+    await q.query(`
+      DO $$ BEGIN
+        EXECUTE (SELECT format('GRANT UPDATE (%s) ON tasks.tasks TO strata_app', string_agg(quote_ident(attname), ', '))
+                   FROM pg_attribute WHERE attrelid = 'tasks.tasks'::regclass AND attnum > 0 AND NOT attisdropped
+                    AND attname NOT IN ('id', 'organization_id', 'dag_rank'));
+      END $$`);
     // Execution history is appended and closed, never deleted by the application.
     await q.query(`REVOKE DELETE ON "tasks"."task_executions" FROM strata_app`);
     await q.query(`SELECT base.register_partitioned_table('tasks.task_executions', 'started_at', 'month', 3, '13 months', 'drop')`);

@@ -78,15 +78,15 @@ export class TasksService {
         const maxAttempts = valid.maxAttempts ?? (await definitionAttempts(m, valid.definitionId));
         await assertTasksExist(m, valid.parentTaskId === undefined ? [] : [valid.parentTaskId], 'parentTaskId');
         const dependsOn = [...new Set(valid.dependsOn ?? [])];
-        const status = await statusAfterDependencies(m, dependsOn, 'dependsOn');
+        const { status, rank } = await statusAfterDependencies(m, dependsOn, 'dependsOn');
         const rows = await m.query(
-          `INSERT INTO tasks.tasks (organization_id, project_id, definition_id, parent_task_id, title, status, priority, input, run_after, max_attempts, idempotency_key)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11)
+          `INSERT INTO tasks.tasks (organization_id, project_id, definition_id, parent_task_id, title, status, priority, input, run_after, max_attempts, idempotency_key, dag_rank)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12)
            ON CONFLICT ON CONSTRAINT tasks_organization_id_idempotency_key_key DO NOTHING
            RETURNING *`,
           [
             organizationId, valid.projectId ?? null, valid.definitionId ?? null, valid.parentTaskId ?? null, valid.title, status,
-            valid.priority ?? 0, valid.input ?? {}, valid.runAfter ?? null, maxAttempts, valid.idempotencyKey ?? null,
+            valid.priority ?? 0, valid.input ?? {}, valid.runAfter ?? null, maxAttempts, valid.idempotencyKey ?? null, rank,
           ],
         );
         if (rows.length === 0) {
@@ -118,19 +118,20 @@ export class TasksService {
         const runId = randomUUID();
         const { steps, edges } = workflow.definition;
         const hasIncoming = new Set(edges.map((e) => e.to));
+        const ranks = topologicalRanks(steps.map((s) => s.key), edges);
         const rows = await m.query(
           `INSERT INTO tasks.tasks (organization_id, project_id, workflow_id, workflow_run_id, workflow_step, definition_id, parent_task_id,
-                                    title, status, priority, input, max_attempts)
+                                    title, status, priority, input, max_attempts, dag_rank)
            SELECT $1, $2, $3, $4, s.key, d.id, $5, s.title,
                   CASE WHEN s.waits THEN 'pending' ELSE 'ready' END,
-                  coalesce(s.priority, $6), $7::jsonb || coalesce(s.input, '{}'), coalesce(d.max_attempts, 3)
-             FROM jsonb_to_recordset($8::jsonb) WITH ORDINALITY AS s(key text, title text, definition text, priority integer, input jsonb, waits boolean, ord)
+                  coalesce(s.priority, $6), $7::jsonb || coalesce(s.input, '{}'), coalesce(d.max_attempts, 3), s.rank
+             FROM jsonb_to_recordset($8::jsonb) AS s(ord integer, key text, title text, definition text, priority integer, input jsonb, waits boolean, rank integer)
              LEFT JOIN tasks.task_definitions d ON d.name = s.definition
             ORDER BY s.ord
            RETURNING *`,
           [
             organizationId, valid.projectId ?? workflow.projectId, workflow.id, runId, valid.parentTaskId ?? null, valid.priority ?? 0, valid.input ?? {},
-            JSON.stringify(steps.map((s) => ({ ...s, waits: hasIncoming.has(s.key) }))),
+            JSON.stringify(steps.map((s, ord) => ({ ...s, ord, waits: hasIncoming.has(s.key), rank: ranks.get(s.key) }))),
           ],
         );
         const tasks = hydrate(m, Task, rows);
@@ -160,11 +161,12 @@ export class TasksService {
     validateId(dependsOnTaskId, 'dependsOnTaskId', 'task dependency');
     try {
       return await withTenant(this.dataSource, organizationId, async (m) => {
-        const task = await lockTask(m, taskId);
+        // Dependency first, then the task: see statusAfterDependencies for the lock modes.
+        const { status } = await statusAfterDependencies(m, [dependsOnTaskId], 'dependsOnTaskId');
+        const task = await lockTask(m, taskId, 'NO KEY UPDATE');
         if (!['pending', 'ready', 'blocked'].includes(task.status)) {
           throw new StateError(`task ${taskId} is ${task.status}: dependencies can be added only before it starts`);
         }
-        const status = await statusAfterDependencies(m, [dependsOnTaskId], 'dependsOnTaskId');
         const inserted = await m.query(
           `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1`,
           [organizationId, taskId, dependsOnTaskId],
@@ -257,8 +259,8 @@ export class TasksService {
   }
 }
 
-async function lockTask(m: EntityManager, taskId: string): Promise<Task> {
-  const rows = await m.query('SELECT * FROM tasks.tasks WHERE id = $1 FOR UPDATE', [taskId]);
+async function lockTask(m: EntityManager, taskId: string, mode: 'UPDATE' | 'NO KEY UPDATE' = 'UPDATE'): Promise<Task> {
+  const rows = await m.query(`SELECT * FROM tasks.tasks WHERE id = $1 FOR ${mode}`, [taskId]);
   if (rows.length === 0) throw new NotFoundError('task', { id: taskId });
   return hydrate(m, Task, rows)[0];
 }
@@ -279,20 +281,46 @@ async function assertTasksExist(m: EntityManager, ids: string[], field: string):
 
 /**
  * The status a new dependent starts in, given its dependencies. The dependencies
- * are share-locked until commit, so none of them can finish in between: either
- * it finished before (and we see it) or it finishes after our edge is visible
- * (and promotes or blocks our task itself).
+ * are KEY SHARE-locked until commit, which conflicts with the FOR UPDATE that
+ * complete / fail / cancel take on a task before finishing it: either a
+ * dependency finished before (and we see it) or it finishes after our edge is
+ * visible (and promotes or blocks our task itself). KEY SHARE does not conflict
+ * with the NO KEY UPDATE locks of other graph edits and of promotion, so those
+ * never deadlock with us.
  */
-async function statusAfterDependencies(m: EntityManager, dependsOn: string[], field: string): Promise<TaskStatus> {
-  if (dependsOn.length === 0) return 'ready';
-  const rows: { id: string; status: TaskStatus }[] = await m.query(
-    'SELECT id, status FROM tasks.tasks WHERE id = ANY ($1) ORDER BY id FOR SHARE',
+async function statusAfterDependencies(m: EntityManager, dependsOn: string[], field: string): Promise<{ status: TaskStatus; rank: number }> {
+  if (dependsOn.length === 0) return { status: 'ready', rank: 0 };
+  const rows: { id: string; status: TaskStatus; dag_rank: number }[] = await m.query(
+    'SELECT id, status, dag_rank FROM tasks.tasks WHERE id = ANY ($1) ORDER BY id FOR KEY SHARE',
     [dependsOn],
   );
   const missing = dependsOn.filter((id) => !rows.some((r) => r.id === id));
   if (missing.length > 0) throw ValidationError.forField(field, `refers to no task of this organization: ${missing.join(', ')}`, 'task');
-  if (rows.some((r) => ['failed', 'cancelled', 'blocked'].includes(r.status))) return 'blocked';
-  return rows.every((r) => r.status === 'succeeded') ? 'ready' : 'pending';
+  // Above every dependency: the database's cycle check then passes these edges in O(1).
+  const rank = Math.max(...rows.map((r) => r.dag_rank)) + 1;
+  if (rows.some((r) => ['failed', 'cancelled', 'blocked'].includes(r.status))) return { status: 'blocked', rank };
+  return { status: rows.every((r) => r.status === 'succeeded') ? 'ready' : 'pending', rank };
+}
+
+/** Longest path from a root for each step of a DAG (its dag_rank), in O(steps + edges). */
+function topologicalRanks(keys: string[], edges: { from: string; to: string }[]): Map<string, number> {
+  const rank = new Map(keys.map((k) => [k, 0]));
+  const waiting = new Map(keys.map((k) => [k, 0]));
+  const next = new Map<string, string[]>(keys.map((k) => [k, []]));
+  for (const e of edges) {
+    next.get(e.from)!.push(e.to);
+    waiting.set(e.to, waiting.get(e.to)! + 1);
+  }
+  const ready = keys.filter((k) => waiting.get(k) === 0);
+  while (ready.length > 0) {
+    const key = ready.pop()!;
+    for (const to of next.get(key)!) {
+      rank.set(to, Math.max(rank.get(to)!, rank.get(key)! + 1));
+      waiting.set(to, waiting.get(to)! - 1);
+      if (waiting.get(to) === 0) ready.push(to);
+    }
+  }
+  return rank;
 }
 
 async function insertDependencies(m: EntityManager, organizationId: string, taskId: string, dependsOn: string[]): Promise<void> {
