@@ -1,0 +1,3 @@
+export * from './projects.service';
+export * from './repositories.service';
+export * from './teams.service';

@@ -1,0 +1,151 @@
+import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { NotFoundError, StateError, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import { PROJECT_STATUSES, Project } from '../entities';
+import type { ProjectStatus } from '../entities';
+import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, givenFields, requireSomeField, validateSlug } from '../validation';
+import { rethrowDatabaseError } from './database-errors';
+import { updateReturning, insertReturning } from './queries';
+
+export class CreateProjectInput {
+  @IsString() @Length(1, 255) name!: string;
+  @IsString() @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE }) slug!: string;
+  @IsOptional() @IsString() @MaxLength(10_000) description?: string | null;
+  @OptionalNotNull() @IsObject() settings?: Record<string, unknown>;
+}
+
+export class RenameProjectInput {
+  @OptionalNotNull() @IsString() @Length(1, 255) name?: string;
+  @OptionalNotNull() @IsString() @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE }) slug?: string;
+}
+
+/** `description: null` clears it; `settings` replaces the whole object. */
+export class UpdateProjectInput {
+  @IsOptional() @IsString() @MaxLength(10_000) description?: string | null;
+  @OptionalNotNull() @IsObject() settings?: Record<string, unknown>;
+}
+
+export class ListProjectsOptions {
+  @OptionalNotNull() @IsIn(PROJECT_STATUSES) status?: ProjectStatus;
+}
+
+export interface ProjectSummary {
+  project: Project;
+  /** Repositories linked to the project. */
+  repositoryCount: number;
+}
+
+const RENAMABLE = ['name', 'slug'] as const;
+const UPDATABLE = ['description', 'settings'] as const;
+
+/** Projects of an organization. Every method validates first and writes nothing on bad input. */
+export class ProjectsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(organizationId: string, input: CreateProjectInput): Promise<Project> {
+    const valid = await validateInput(CreateProjectInput, input, 'project');
+    try {
+      return await withTenant(this.dataSource, organizationId, (m) =>
+        insertReturning(m, Project, {
+          organizationId,
+          name: valid.name,
+          slug: valid.slug,
+          description: valid.description ?? null,
+          settings: valid.settings ?? {},
+        }),
+      );
+    } catch (error) {
+      rethrowDatabaseError(error, 'project', organizationId);
+    }
+  }
+
+  async get(organizationId: string, projectId: string): Promise<Project> {
+    validateId(projectId, 'projectId', 'project');
+    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, id: projectId }));
+    if (!found) throw new NotFoundError('project', { id: projectId });
+    return found;
+  }
+
+  async getBySlug(organizationId: string, slug: string): Promise<Project> {
+    validateSlug(slug, 'project');
+    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, slug }));
+    if (!found) throw new NotFoundError('project', { slug });
+    return found;
+  }
+
+  async rename(organizationId: string, projectId: string, input: RenameProjectInput): Promise<Project> {
+    validateId(projectId, 'projectId', 'project');
+    const changes = givenFields(await validateInput(RenameProjectInput, input, 'project'), RENAMABLE);
+    requireSomeField(changes, RENAMABLE, 'project');
+    return this.change(organizationId, projectId, changes);
+  }
+
+  async update(organizationId: string, projectId: string, input: UpdateProjectInput): Promise<Project> {
+    validateId(projectId, 'projectId', 'project');
+    const changes = givenFields(await validateInput(UpdateProjectInput, input, 'project'), UPDATABLE);
+    requireSomeField(changes, UPDATABLE, 'project');
+    return this.change(organizationId, projectId, changes);
+  }
+
+  /** Hides the project from the active list; archiving an archived project is a StateError. */
+  async archive(organizationId: string, projectId: string): Promise<Project> {
+    return this.moveTo(organizationId, projectId, 'archived');
+  }
+
+  /** Brings an archived project back; restoring an active project is a StateError. */
+  async restore(organizationId: string, projectId: string): Promise<Project> {
+    return this.moveTo(organizationId, projectId, 'active');
+  }
+
+  /**
+   * The organization's projects by name, each with its repository count, in one
+   * query. Teams belong to the organization, not to projects, so there is no
+   * per-project member count.
+   */
+  async list(organizationId: string, options: ListProjectsOptions = {}): Promise<ProjectSummary[]> {
+    const { status } = await validateInput(ListProjectsOptions, options, 'project list');
+    return withTenant(this.dataSource, organizationId, async (m) => {
+      const rows: (Record<string, unknown> & { repository_count: number })[] = await m.query(
+        `SELECT p.*,
+                (SELECT count(*)::int FROM projects.project_repositories pr
+                  WHERE pr.organization_id = p.organization_id AND pr.project_id = p.id) AS repository_count
+           FROM projects.projects p
+          WHERE p.organization_id = $1 AND ($2::text IS NULL OR p.status = $2)
+          ORDER BY p.name, p.id`,
+        [organizationId, status ?? null],
+      );
+      const projects = hydrate(m, Project, rows);
+      return projects.map((project, i) => ({ project, repositoryCount: rows[i].repository_count }));
+    });
+  }
+
+  private async change(organizationId: string, projectId: string, changes: Partial<Project>): Promise<Project> {
+    try {
+      const updated = await withTenant(this.dataSource, organizationId, (m) =>
+        updateReturning(m, Project, changes, 'organization_id = :organizationId AND id = :projectId', { organizationId, projectId }),
+      );
+      if (!updated) throw new NotFoundError('project', { id: projectId });
+      return updated;
+    } catch (error) {
+      rethrowDatabaseError(error, 'project', organizationId);
+    }
+  }
+
+  private async moveTo(organizationId: string, projectId: string, status: ProjectStatus): Promise<Project> {
+    validateId(projectId, 'projectId', 'project');
+    const from: ProjectStatus = status === 'archived' ? 'active' : 'archived';
+    return withTenant(this.dataSource, organizationId, async (m) => {
+      // One guarded statement, so two concurrent archives cannot both succeed.
+      const moved = await updateReturning(
+        m,
+        Project,
+        { status, archivedAt: status === 'archived' ? () => 'now()' : null },
+        'organization_id = :organizationId AND id = :projectId AND status = :from',
+        { organizationId, projectId, from },
+      );
+      if (moved) return moved;
+      if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId }))) throw new NotFoundError('project', { id: projectId });
+      throw new StateError(`project ${projectId} is already ${status}`);
+    });
+  }
+}

@@ -1,0 +1,171 @@
+import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
+import { DataSource } from 'typeorm';
+import { NotFoundError, OrganizationMembership, ValidationError, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import { TEAM_ROLES, Team, TeamMember } from '../entities';
+import type { TeamRole } from '../entities';
+import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, givenFields, requireSomeField } from '../validation';
+import { rethrowDatabaseError, violatedConstraint } from './database-errors';
+import { insertReturning, updateReturning } from './queries';
+
+export class CreateTeamInput {
+  @IsString() @Length(1, 255) name!: string;
+  @IsString() @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE }) slug!: string;
+  @IsOptional() @IsString() @MaxLength(10_000) description?: string | null;
+}
+
+export class RenameTeamInput {
+  @OptionalNotNull() @IsString() @Length(1, 255) name?: string;
+  @OptionalNotNull() @IsString() @Matches(SLUG_PATTERN, { message: SLUG_MESSAGE }) slug?: string;
+}
+
+export class AddTeamMemberInput {
+  @IsUUID() userId!: string;
+  /** Defaults to `member`. */
+  @OptionalNotNull() @IsIn(TEAM_ROLES) role?: TeamRole;
+}
+
+export class ChangeTeamRoleInput {
+  @IsIn(TEAM_ROLES) role!: TeamRole;
+}
+
+export interface TeamSummary {
+  team: Team;
+  memberCount: number;
+}
+
+const RENAMABLE = ['name', 'slug'] as const;
+
+/**
+ * Teams of an organization and their members, who must be members of the
+ * organization. Every method validates first and writes nothing on bad input.
+ */
+export class TeamsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(organizationId: string, input: CreateTeamInput): Promise<Team> {
+    const valid = await validateInput(CreateTeamInput, input, 'team');
+    try {
+      return await withTenant(this.dataSource, organizationId, (m) =>
+        insertReturning(m, Team, { organizationId, name: valid.name, slug: valid.slug, description: valid.description ?? null }),
+      );
+    } catch (error) {
+      rethrowDatabaseError(error, 'team', organizationId);
+    }
+  }
+
+  async get(organizationId: string, teamId: string): Promise<Team> {
+    validateId(teamId, 'teamId', 'team');
+    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Team).findOneBy({ organizationId, id: teamId }));
+    if (!found) throw new NotFoundError('team', { id: teamId });
+    return found;
+  }
+
+  /** The organization's teams by name, each with its member count, in one query. */
+  async list(organizationId: string): Promise<TeamSummary[]> {
+    return withTenant(this.dataSource, organizationId, async (m) => {
+      const rows: (Record<string, unknown> & { member_count: number })[] = await m.query(
+        `SELECT t.*,
+                (SELECT count(*)::int FROM projects.team_members tm
+                  WHERE tm.organization_id = t.organization_id AND tm.team_id = t.id) AS member_count
+           FROM projects.teams t
+          WHERE t.organization_id = $1
+          ORDER BY t.name, t.id`,
+        [organizationId],
+      );
+      return hydrate(m, Team, rows).map((team, i) => ({ team, memberCount: rows[i].member_count }));
+    });
+  }
+
+  async rename(organizationId: string, teamId: string, input: RenameTeamInput): Promise<Team> {
+    validateId(teamId, 'teamId', 'team');
+    const changes = givenFields(await validateInput(RenameTeamInput, input, 'team'), RENAMABLE);
+    requireSomeField(changes, RENAMABLE, 'team');
+    try {
+      const updated = await withTenant(this.dataSource, organizationId, (m) =>
+        updateReturning<Team>(m, Team, changes, 'organization_id = :organizationId AND id = :teamId', { organizationId, teamId }),
+      );
+      if (!updated) throw new NotFoundError('team', { id: teamId });
+      return updated;
+    } catch (error) {
+      rethrowDatabaseError(error, 'team', organizationId);
+    }
+  }
+
+  /** Deletes the team and its memberships (not the users). */
+  async delete(organizationId: string, teamId: string): Promise<void> {
+    validateId(teamId, 'teamId', 'team');
+    const result = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Team).delete({ organizationId, id: teamId }));
+    if (!result.affected) throw new NotFoundError('team', { id: teamId });
+  }
+
+  /** Adds a member of the organization to the team; anyone else is a ValidationError on userId. */
+  async addMember(organizationId: string, teamId: string, input: AddTeamMemberInput): Promise<TeamMember> {
+    validateId(teamId, 'teamId', 'team member');
+    const valid = await validateInput(AddTeamMemberInput, input, 'team member');
+    try {
+      return await withTenant(this.dataSource, organizationId, (m) =>
+        insertReturning(m, TeamMember, { organizationId, teamId, userId: valid.userId, role: valid.role ?? 'member' }),
+      );
+    } catch (error) {
+      // Both references are composite, so another organization's team or user fails them too.
+      const constraint = violatedConstraint(error);
+      if (constraint === 'team_members_organization_id_team_id_fkey') throw new NotFoundError('team', { id: teamId });
+      if (constraint === 'team_members_organization_id_user_id_fkey') {
+        throw ValidationError.forField('userId', 'is not a member of the organization', 'team member');
+      }
+      rethrowDatabaseError(error, 'team member', organizationId);
+    }
+  }
+
+  async changeRole(organizationId: string, teamId: string, userId: string, input: ChangeTeamRoleInput): Promise<TeamMember> {
+    validateId(teamId, 'teamId', 'team member');
+    validateId(userId, 'userId', 'team member');
+    const { role } = await validateInput(ChangeTeamRoleInput, input, 'team member');
+    const updated = await withTenant(this.dataSource, organizationId, (m) =>
+      updateReturning<TeamMember>(m, TeamMember, { role }, 'organization_id = :organizationId AND team_id = :teamId AND user_id = :userId', {
+        organizationId,
+        teamId,
+        userId,
+      }),
+    );
+    if (!updated) throw new NotFoundError('team member', { teamId, userId });
+    return updated;
+  }
+
+  async removeMember(organizationId: string, teamId: string, userId: string): Promise<void> {
+    validateId(teamId, 'teamId', 'team member');
+    validateId(userId, 'userId', 'team member');
+    const result = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TeamMember).delete({ organizationId, teamId, userId }));
+    if (!result.affected) throw new NotFoundError('team member', { teamId, userId });
+  }
+
+  /** The team's members, each with `user` (email, name) loaded, maintainers first, then by email. */
+  async listMembers(organizationId: string, teamId: string): Promise<(TeamMember & { user: NonNullable<TeamMember['user']> })[]> {
+    validateId(teamId, 'teamId', 'team');
+    return withTenant(this.dataSource, organizationId, async (m) => {
+      if (!(await m.getRepository(Team).existsBy({ organizationId, id: teamId }))) throw new NotFoundError('team', { id: teamId });
+      const members = await m.getRepository(TeamMember).find({
+        where: { organizationId, teamId },
+        relations: { user: true },
+        order: { role: 'ASC', user: { email: 'ASC' } }, // 'maintainer' sorts before 'member'
+      });
+      return members as (TeamMember & { user: NonNullable<TeamMember['user']> })[];
+    });
+  }
+
+  /** The teams a member of the organization belongs to, each membership with `team` loaded, by team name. */
+  async listTeamsForUser(organizationId: string, userId: string): Promise<(TeamMember & { team: Team })[]> {
+    validateId(userId, 'userId', 'team member');
+    return withTenant(this.dataSource, organizationId, async (m) => {
+      if (!(await m.getRepository(OrganizationMembership).existsBy({ organizationId, userId }))) {
+        throw new NotFoundError('organization member', { userId });
+      }
+      const memberships = await m.getRepository(TeamMember).find({
+        where: { organizationId, userId },
+        relations: { team: true },
+        order: { team: { name: 'ASC' } },
+      });
+      return memberships as (TeamMember & { team: Team })[];
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import { ValidateIf } from 'class-validator';
+import { ValidationError } from '@strata/base';
+import { SLUG_PATTERN } from './patterns';
+
+export const SLUG_MESSAGE = 'slug must be 1 to 100 lowercase letters, digits and inner dashes';
+export const FULL_NAME_MESSAGE = 'fullName must be owner/name (letters, digits, _ - .; nested groups allowed; no spaces, no leading or trailing slash)';
+
+/**
+ * Like `@IsOptional()`, but only a missing value skips the rules that follow:
+ * `null` is checked (and refused by them). For fields that can be left out but
+ * never cleared, such as `settings` or `visibility`.
+ */
+export function OptionalNotNull(): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined);
+}
+
+/** The given fields of a validated input, without the ones left out (so an update touches only those). */
+export function givenFields<T extends object, K extends keyof T>(input: T, fields: readonly K[]): Partial<Pick<T, K>> {
+  const given: Partial<Pick<T, K>> = {};
+  for (const field of fields) if (input[field] !== undefined) given[field] = input[field];
+  return given;
+}
+
+/** Refuses an update that changes nothing. */
+export function requireSomeField<T extends object>(given: Partial<T>, fields: readonly (keyof T)[], subject: string): void {
+  if (Object.keys(given).length === 0) {
+    throw ValidationError.forField('(input)', `give at least one of ${fields.join(', ')}`, subject);
+  }
+}
+
+/** A slug passed as a plain argument (`getBySlug`). */
+export function validateSlug(value: unknown, subject: string): string {
+  if (typeof value !== 'string' || !SLUG_PATTERN.test(value)) throw ValidationError.forField('slug', SLUG_MESSAGE, subject);
+  return value;
+}
