@@ -1,4 +1,5 @@
 import { defineModule } from '@strata/base';
+import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-link-tasks-to-projects';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -8,7 +9,7 @@ import { defineModule } from '@strata/base';
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base'],
+  requires: ['base', 'projects', 'tasks'],
   entities: [],
-  migrations: [],
+  migrations: [LinkTasksToProjects1795449600000],
 });

@@ -54,7 +54,7 @@ describe('strata CLI', () => {
     expect(report.status).toBe('healthy');
     expect(report.problems).toEqual([]);
     expect(report.extensions.map((e: { name: string }) => e.name)).toContain('plpgsql');
-    expect(report.partitions.map((p: { table: string }) => p.table)).toEqual(['base.audit_log']);
+    expect(report.partitions.map((p: { table: string }) => p.table)).toEqual(['base.audit_log', 'tasks.task_executions']);
     expect(report.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([]);
 
     const human = await strata(['health'], env);
@@ -79,7 +79,7 @@ describe('strata CLI', () => {
     const result = await strata(['maintain', '--json'], env);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report.tables.map((t: { table: string }) => t.table)).toEqual(['base.audit_log']);
+    expect(report.tables.map((t: { table: string }) => t.table)).toEqual(['base.audit_log', 'tasks.task_executions']);
   });
 
   it('validate reports every integrity rule satisfied', async () => {
