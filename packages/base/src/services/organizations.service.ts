@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { IsIn, IsObject, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import { DataSource, IsNull } from 'typeorm';
 import { NotFoundError, translateDatabaseError } from '../errors';
-import { MEMBERSHIP_ROLES, MembershipRole, Organization, OrganizationMembership, User } from '../entities';
+import type { MembershipRole } from '../entities';
+import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
 import { withTenant } from '../tenancy';
 import { validateInput } from '../validation';
 

@@ -7,7 +7,8 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import {
   ConflictError, NotFoundError, StateError, ValidationError, hydrate, translateDatabaseError, validateId, validateInput, withTenant,
 } from '@strata/base';
-import { FINISHED_TASK_STATUSES, TASK_STATUSES, Task, TaskStatus, Workflow } from '../entities';
+import type { TaskStatus } from '../entities';
+import { FINISHED_TASK_STATUSES, TASK_STATUSES, Task, Workflow } from '../entities';
 
 export class EnqueueTaskInput {
   @IsString() @Length(1, 500) title!: string;
