@@ -38,11 +38,12 @@ export async function enterTenant(queryRunner: QueryRunner, organizationId: stri
   if (!queryRunner.isTransactionActive) {
     throw new TenantError('enterTenant needs an open transaction: the tenant setting is transaction-local');
   }
+  // One round trip: set_config('role', …, true) is SET LOCAL ROLE.
   await queryRunner.query(
-    `SELECT set_config('strata.organization_id', $1, true), set_config('strata.user_id', $2, true), set_config('strata.actor', $3, true)`,
+    `SELECT set_config('strata.organization_id', $1, true), set_config('strata.user_id', $2, true), set_config('strata.actor', $3, true),
+            set_config('role', '${APP_ROLE}', true)`,
     [organizationId, context.userId ?? '', context.actor ?? ''],
   );
-  await queryRunner.query(`SET LOCAL ROLE ${APP_ROLE}`);
 }
 
 function assertUuid(value: string, field: string): void {
