@@ -26,7 +26,7 @@ describe('validation', () => {
     const afterOrg = await counts();
     await expectFields(service.addMember(org.id, { userId: 'x', role: 'king' } as never), ['userId', 'role']);
     // a well-formed but unknown user: the database refuses the reference, typed the same way
-    await expectFields(service.addMember(org.id, { userId: '00000000-0000-4000-8000-000000000000', role: 'member' }), ['user_id']);
+    await expectFields(service.addMember(org.id, { userId: '00000000-0000-4000-8000-000000000000', role: 'member' }), ['userId']);
     expect(await counts()).toEqual(afterOrg);
     expect(Number(afterOrg.orgs)).toBe(Number(before.orgs) + 1);
   });

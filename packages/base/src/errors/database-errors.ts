@@ -48,17 +48,21 @@ function camelCase(column: string): string {
  * field: unique → ConflictError, foreign key → ValidationError on the reference
  * (it does not exist, or belongs to another organization), check / not-null →
  * ValidationError, row-level security → TenantError. Anything else is rethrown.
+ * `constraintFields` names the input fields of constraints whose name alone is
+ * ambiguous (`workflows_organization_id_name_version_key` → name, version).
  */
-export function translateDatabaseError(error: unknown, subject = 'input'): never {
+export function translateDatabaseError(error: unknown, subject = 'input', constraintFields: Record<string, string[]> = {}): never {
   if (error instanceof StrataError) throw error;
   const err = pgErrorOf(error);
+  // A multi-column key's name cannot say where one column ends: callers name its fields.
+  const known = err?.constraint ? constraintFields[err.constraint] : undefined;
   switch (err?.code) {
     case '23505': {
-      const fields = fieldsOf(err);
+      const fields = known ?? fieldsOf(err);
       throw new ConflictError(`${subject} already exists with the same ${fields.join(', ') || err.constraint}`, fields, { cause: error });
     }
     case '23503': {
-      const fields = fieldsOf(err);
+      const fields = known ?? fieldsOf(err);
       throw new ValidationError(
         [{ field: fields.join(',') || err.constraint || 'reference', messages: ['refers to a row that does not exist in this organization'] }],
         subject,
@@ -68,7 +72,7 @@ export function translateDatabaseError(error: unknown, subject = 'input'): never
     case '23502':
     case '22P02':
     case '22001': {
-      const field = fieldsOf(err).join(',') || 'input';
+      const field = (known ?? fieldsOf(err)).join(',') || 'input';
       throw new ValidationError([{ field, messages: [err.message ?? 'is invalid'] }], subject);
     }
     case '42501':

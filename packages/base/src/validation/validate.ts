@@ -35,8 +35,23 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * a `ValidationError` naming the argument rather than a database cast error.
  */
 export function validateId(value: unknown, field: string, subject?: string): string {
-  if (typeof value !== 'string' || !UUID.test(value)) {
-    throw ValidationError.forField(field, `must be a uuid, got ${JSON.stringify(value)}`, subject);
-  }
-  return value;
+  validateIds({ [field]: value }, subject);
+  return value as string;
+}
+
+/** Several id arguments at once: one `ValidationError` naming every malformed one. */
+export function validateIds(ids: Record<string, unknown>, subject?: string): void {
+  const errors: FieldError[] = Object.entries(ids)
+    .filter(([, value]) => typeof value !== 'string' || !UUID.test(value))
+    .map(([field, value]) => ({ field, messages: [`must be a uuid, got ${JSON.stringify(value)}`] }));
+  if (errors.length > 0) throw new ValidationError(errors, subject);
+}
+
+/**
+ * The properties of a validated input that were given. A validated instance has
+ * every declared property, left-out ones as `undefined`; TypeORM refuses those in
+ * a where clause, and an update should touch only what was given.
+ */
+export function definedProperties<T extends object>(input: T): Partial<T> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

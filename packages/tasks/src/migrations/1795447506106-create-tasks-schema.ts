@@ -174,16 +174,15 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
         FOR v_organization IN SELECT DISTINCT a.organization_id FROM added a ORDER BY 1 LOOP
           PERFORM pg_advisory_xact_lock(hashtext('tasks.task_dependencies'), hashtext(v_organization::text));
         END LOOP;
-        FOR v_edge IN
-          SELECT a.organization_id, a.task_id, a.depends_on_task_id
+        -- Some edge of any cycle must go against the order, so searching from the
+        -- edges against it finds every cycle the statement closed. All of them are
+        -- searched before any re-ranking: re-ranking walks the graph and must
+        -- only ever see a DAG.
+        FOR v_edge IN SELECT a.organization_id, a.task_id, a.depends_on_task_id
             FROM added a
             JOIN tasks.tasks t ON t.organization_id = a.organization_id AND t.id = a.task_id
             JOIN tasks.tasks d ON d.organization_id = a.organization_id AND d.id = a.depends_on_task_id
-           WHERE t.dag_rank <= d.dag_rank
-        LOOP
-          -- An earlier repair in this loop may have put this edge in order already.
-          CONTINUE WHEN (SELECT t.dag_rank > d.dag_rank FROM tasks.tasks t, tasks.tasks d
-                          WHERE t.id = v_edge.task_id AND d.id = v_edge.depends_on_task_id);
+           WHERE t.dag_rank <= d.dag_rank LOOP
           IF EXISTS (
             WITH RECURSIVE reach (node) AS (
               SELECT v_edge.depends_on_task_id
@@ -196,6 +195,14 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
             RAISE EXCEPTION 'task % cannot depend on task %: the dependency would close a cycle', v_edge.task_id, v_edge.depends_on_task_id
               USING ERRCODE = 'check_violation', SCHEMA = 'tasks', TABLE = 'task_dependencies', CONSTRAINT = 'task_dependencies_acyclic';
           END IF;
+        END LOOP;
+        -- No cycle: raise each such task above its dependencies, then its dependents, until every edge follows the order.
+        -- (The same edges as above: nothing has changed ranks yet.)
+        FOR v_edge IN SELECT a.organization_id, a.task_id, a.depends_on_task_id
+            FROM added a
+            JOIN tasks.tasks t ON t.organization_id = a.organization_id AND t.id = a.task_id
+            JOIN tasks.tasks d ON d.organization_id = a.organization_id AND d.id = a.depends_on_task_id
+           WHERE t.dag_rank <= d.dag_rank LOOP
           v_frontier := ARRAY[v_edge.task_id];
           WHILE v_frontier IS NOT NULL LOOP
             WITH raised AS (

@@ -1,6 +1,6 @@
 import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, ValidationError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
 import { TaskDefinition } from '../entities';
 
 const KIND = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -24,12 +24,31 @@ export class CreateTaskDefinitionInput extends UpdateTaskDefinitionInput {
   @IsString() @Matches(KIND, { message: 'kind must be lowercase letters, digits and _ . : -' }) kind!: string;
 }
 
+export class TaskDefinitionNameInput {
+  @IsString() @Length(1, 255) name!: string;
+}
+
+export class ListTaskDefinitionsInput {
+  @IsOptional() @IsString() @Matches(KIND, { message: 'kind must be lowercase letters, digits and _ . : -' }) kind?: string;
+}
+
+/** The database's defaults (see the migration), to check a partial policy before writing. */
+const DEFAULT_POLICY = { backoffBaseSeconds: 10, backoffMaxSeconds: 3600 };
+
+/** The cap must not be below the first delay; checked here so the error names the input field. */
+function checkBackoff(policy: { backoffBaseSeconds?: number; backoffMaxSeconds?: number }): void {
+  const base = policy.backoffBaseSeconds ?? DEFAULT_POLICY.backoffBaseSeconds;
+  const max = policy.backoffMaxSeconds ?? DEFAULT_POLICY.backoffMaxSeconds;
+  if (max < base) throw ValidationError.forField('backoffMaxSeconds', `must be at least backoffBaseSeconds (${base})`, 'task definition');
+}
+
 /** Task definitions: the kinds of work, with their timeouts and retry policy. */
 export class TaskDefinitionsService {
   constructor(private readonly dataSource: DataSource) {}
 
   async create(organizationId: string, input: CreateTaskDefinitionInput): Promise<TaskDefinition> {
     const valid = await validateInput(CreateTaskDefinitionInput, input, 'task definition');
+    checkBackoff(valid);
     try {
       return await withTenant(this.dataSource, organizationId, (m) => {
         const repository = m.getRepository(TaskDefinition);
@@ -48,14 +67,16 @@ export class TaskDefinitionsService {
   }
 
   async getByName(organizationId: string, name: string): Promise<TaskDefinition> {
+    await validateInput(TaskDefinitionNameInput, { name }, 'task definition');
     const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ name }));
     if (!found) throw new NotFoundError('task definition', { name });
     return found;
   }
 
-  async list(organizationId: string, filter: { kind?: string } = {}): Promise<TaskDefinition[]> {
+  async list(organizationId: string, filter: ListTaskDefinitionsInput = {}): Promise<TaskDefinition[]> {
+    const valid = await validateInput(ListTaskDefinitionsInput, filter, 'task definition filter');
     return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(TaskDefinition).find({ where: filter.kind ? { kind: filter.kind } : {}, order: { name: 'ASC' } }),
+      m.getRepository(TaskDefinition).find({ where: definedProperties(valid), order: { name: 'ASC' } }),
     );
   }
 
@@ -67,7 +88,9 @@ export class TaskDefinitionsService {
         const repository = m.getRepository(TaskDefinition);
         const found = await repository.findOneBy({ id: definitionId });
         if (!found) throw new NotFoundError('task definition', { id: definitionId });
-        return repository.save(repository.merge(found, valid));
+        const changed = repository.merge(found, definedProperties(valid));
+        checkBackoff(changed);
+        return repository.save(changed);
       });
     } catch (error) {
       translateDatabaseError(error, 'task definition');

@@ -5,7 +5,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import {
-  ConflictError, NotFoundError, StateError, ValidationError, hydrate, translateDatabaseError, validateId, validateInput, withTenant,
+  ConflictError, NotFoundError, StateError, ValidationError, definedProperties, hydrate, translateDatabaseError, validateId, validateIds, validateInput, withTenant,
 } from '@strata/base';
 import type { TaskStatus } from '../entities';
 import { FINISHED_TASK_STATUSES, TASK_STATUSES, Task, Workflow } from '../entities';
@@ -73,7 +73,8 @@ export class TasksService {
     try {
       return await withTenant(this.dataSource, organizationId, async (m) => {
         if (valid.idempotencyKey !== undefined) {
-          const existing = await m.getRepository(Task).findOneBy({ idempotencyKey: valid.idempotencyKey });
+          // A key stays taken after its task is removed: the same key still answers the same task.
+          const existing = await m.getRepository(Task).findOne({ where: { idempotencyKey: valid.idempotencyKey }, withDeleted: true });
           if (existing) return existing;
         }
         const maxAttempts = valid.maxAttempts ?? (await definitionAttempts(m, valid.definitionId));
@@ -92,7 +93,7 @@ export class TasksService {
         );
         if (rows.length === 0) {
           // Another session enqueued the same key at the same moment and won: its task is the task.
-          return m.getRepository(Task).findOneByOrFail({ idempotencyKey: valid.idempotencyKey });
+          return m.getRepository(Task).findOneOrFail({ where: { idempotencyKey: valid.idempotencyKey }, withDeleted: true });
         }
         const [task] = hydrate(m, Task, rows);
         if (dependsOn.length > 0) await insertDependencies(m, organizationId, task.id, dependsOn);
@@ -158,8 +159,7 @@ export class TasksService {
 
   /** `taskId` will run only after `dependsOnTaskId` succeeds. Refused if it would close a cycle. */
   async addDependency(organizationId: string, taskId: string, dependsOnTaskId: string): Promise<Task> {
-    validateId(taskId, 'taskId', 'task dependency');
-    validateId(dependsOnTaskId, 'dependsOnTaskId', 'task dependency');
+    validateIds({ taskId, dependsOnTaskId }, 'task dependency');
     try {
       return await withTenant(this.dataSource, organizationId, async (m) => {
         // Dependency first, then the task: see statusAfterDependencies for the lock modes.
@@ -188,8 +188,7 @@ export class TasksService {
 
   /** Removes an edge; the task becomes ready if that was its last unfinished dependency. */
   async removeDependency(organizationId: string, taskId: string, dependsOnTaskId: string): Promise<Task> {
-    validateId(taskId, 'taskId', 'task dependency');
-    validateId(dependsOnTaskId, 'dependsOnTaskId', 'task dependency');
+    validateIds({ taskId, dependsOnTaskId }, 'task dependency');
     return withTenant(this.dataSource, organizationId, async (m) => {
       await lockTask(m, taskId);
       const [, deleted] = await m.query(`DELETE FROM tasks.task_dependencies WHERE task_id = $1 AND depends_on_task_id = $2`, [taskId, dependsOnTaskId]);
@@ -214,10 +213,9 @@ export class TasksService {
 
   /** Tasks in creation order (soft-deleted ones left out). */
   async list(organizationId: string, filter: ListTasksInput = {}): Promise<Task[]> {
-    const valid = await validateInput(ListTasksInput, filter, 'task filter');
-    const { limit = 100, offset = 0, ...where } = valid;
+    const { limit = 100, offset = 0, ...where } = await validateInput(ListTasksInput, filter, 'task filter');
     return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Task).find({ where: { ...where, deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
+      m.getRepository(Task).find({ where: { ...definedProperties(where), deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
     );
   }
 
@@ -242,6 +240,9 @@ export class TasksService {
    */
   async cancel(organizationId: string, taskId: string, reason = 'cancelled'): Promise<CancelResult> {
     validateId(taskId, 'taskId', 'task');
+    if (typeof reason !== 'string' || reason.length === 0 || reason.length > 10_000) {
+      throw ValidationError.forField('reason', 'must be a string of 1 to 10000 characters', 'task');
+    }
     return withTenant(this.dataSource, organizationId, async (m) => {
       const task = await lockTask(m, taskId);
       if (FINISHED_TASK_STATUSES.includes(task.status)) throw new StateError(`task ${taskId} is ${task.status}: it can no longer be cancelled`);

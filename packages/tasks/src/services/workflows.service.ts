@@ -3,8 +3,9 @@ import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested,
 } from 'class-validator';
 import { DataSource, EntityManager } from 'typeorm';
-import { NotFoundError, StateError, ValidationError, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
-import { Workflow, WorkflowStatus } from '../entities';
+import { NotFoundError, StateError, ValidationError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import type { WorkflowStatus } from '../entities';
+import { WORKFLOW_STATUSES, Workflow } from '../entities';
 import { workflowGraphErrors } from './workflow-graph';
 
 /** Workflows are instantiated in one transaction; this keeps one instantiation reasonable. */
@@ -42,6 +43,15 @@ export class CreateWorkflowInput {
   @IsOptional() @IsIn(['draft', 'active']) status?: 'draft' | 'active';
 }
 
+export class WorkflowNameInput {
+  @IsString() @Length(1, 255) name!: string;
+}
+
+export class ListWorkflowsInput {
+  @IsOptional() @IsString() @Length(1, 255) name?: string;
+  @IsOptional() @IsIn(WORKFLOW_STATUSES) status?: WorkflowStatus;
+}
+
 /** Versioned workflow definitions. A definition never changes once stored: a change is a new version. */
 export class WorkflowsService {
   constructor(private readonly dataSource: DataSource) {}
@@ -69,7 +79,7 @@ export class WorkflowsService {
         );
       });
     } catch (error) {
-      translateDatabaseError(error, 'workflow');
+      translateDatabaseError(error, 'workflow', { workflows_organization_id_name_version_key: ['name', 'version'] });
     }
   }
 
@@ -82,6 +92,7 @@ export class WorkflowsService {
 
   /** The highest active version of a workflow name. */
   async getActive(organizationId: string, name: string): Promise<Workflow> {
+    await validateInput(WorkflowNameInput, { name }, 'workflow');
     const found = await withTenant(this.dataSource, organizationId, (m) =>
       m.getRepository(Workflow).findOne({ where: { name, status: 'active' }, order: { version: 'DESC' } }),
     );
@@ -89,9 +100,10 @@ export class WorkflowsService {
     return found;
   }
 
-  async list(organizationId: string, filter: { name?: string; status?: WorkflowStatus } = {}): Promise<Workflow[]> {
+  async list(organizationId: string, filter: ListWorkflowsInput = {}): Promise<Workflow[]> {
+    const valid = await validateInput(ListWorkflowsInput, filter, 'workflow filter');
     return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Workflow).find({ where: { ...filter }, order: { name: 'ASC', version: 'DESC' } }),
+      m.getRepository(Workflow).find({ where: definedProperties(valid), order: { name: 'ASC', version: 'DESC' } }),
     );
   }
 
