@@ -191,7 +191,8 @@ describe('work queue', () => {
     await queue.fail(org, ids[3], { workerId: 'agent-b', error: 'x', retryable: false });
     await tasks.enqueue(org, { title: 'waiting', runAfter: new Date(Date.now() + 3_600_000) });
 
-    const stats = await new TaskStatsService(db.dataSource).stats(org, { from, to: new Date(Date.now() + 60_000) });
+    // A two-minute window around the work: throughput is per hour of the window.
+    const stats = await new TaskStatsService(db.dataSource).stats(org, { from, to: new Date(from.getTime() + 120_000) });
     expect(stats.queue.ready).toBe(1);
     expect(stats.queue.running).toBe(0);
     const byDefinition = stats.byDefinition.find((d) => d.definitionName === 'review')!;
