@@ -1,6 +1,6 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, JsonbColumn, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '../columns';
-import { Organization } from './organization.entity';
+import { JsonbColumn } from '../columns';
+import { TenantRow } from './tenant-row';
 import { User } from './user.entity';
 
 export const MEMBERSHIP_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
@@ -9,13 +9,7 @@ export type MembershipRole = (typeof MEMBERSHIP_ROLES)[number];
 @Entity({ schema: 'base', name: 'organization_memberships' })
 @Unique(['organizationId', 'userId'])
 @Check('organization_memberships_role_check', `"role" IN ('owner', 'admin', 'member', 'viewer')`)
-export class OrganizationMembership {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class OrganizationMembership extends TenantRow {
   @Index()
   @Column({ type: 'uuid' })
   userId!: string;
@@ -25,16 +19,6 @@ export class OrganizationMembership {
 
   @JsonbColumn()
   permissions!: Record<string, unknown>;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   @ManyToOne(() => User, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id' })

@@ -1,5 +1,5 @@
-import { Check, Column, Entity, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, JsonbColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { Check, Column, Entity, Unique } from 'typeorm';
+import { JsonbColumn, TenantRow } from '@strata/base';
 import { FULL_NAME_SOURCE } from '../validation/patterns';
 
 export const REPOSITORY_PROVIDERS = ['github', 'gitlab', 'bitbucket', 'azure_devops', 'local'] as const;
@@ -27,13 +27,7 @@ export type RepositoryVisibility = (typeof REPOSITORY_VISIBILITIES)[number];
 @Check('repositories_full_name_check', `"full_name" ~ '${FULL_NAME_SOURCE}'`)
 @Check('repositories_default_branch_check', `"default_branch" ~ '^\\S+$'`)
 @Check('repositories_visibility_check', `"visibility" IN ('public', 'private', 'internal')`)
-export class CodeRepository {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class CodeRepository extends TenantRow {
   @Column({ type: 'varchar', length: 32 })
   provider!: RepositoryProvider;
 
@@ -56,14 +50,4 @@ export class CodeRepository {
 
   @JsonbColumn()
   metadata!: Record<string, unknown>;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 }

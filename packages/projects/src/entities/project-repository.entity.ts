@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { TenantRow } from '@strata/base';
 import { CodeRepository } from './code-repository.entity';
 import { Project } from './project.entity';
 
@@ -12,28 +12,12 @@ import { Project } from './project.entity';
 // Named by hand: the generated name would pass PostgreSQL's 63-byte limit.
 @Unique('project_repositories_project_id_repository_id_key', ['organizationId', 'projectId', 'repositoryId'])
 @Index(['organizationId', 'repositoryId'])
-export class ProjectRepository {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class ProjectRepository extends TenantRow {
   @Column({ type: 'uuid' })
   projectId!: string;
 
   @Column({ type: 'uuid' })
   repositoryId!: string;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   // TypeORM would name a composite key after its own column order (id first); the
   // explicit name keeps `<table>_organization_id_<column>_fkey`, which error messages rely on.

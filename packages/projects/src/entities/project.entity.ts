@@ -1,5 +1,5 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, JsonbColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { Check, Column, Entity, Index, Unique } from 'typeorm';
+import { JsonbColumn, TenantRow } from '@strata/base';
 import { SLUG_PATTERN } from '../validation/patterns';
 
 export const PROJECT_STATUSES = ['active', 'archived'] as const;
@@ -19,13 +19,7 @@ export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
 @Check('projects_slug_check', `"slug" ~ '${SLUG_PATTERN.source}'`)
 @Check('projects_status_check', `"status" IN ('active', 'archived')`)
 @Check('projects_archived_at_check', `("status" = 'archived') = ("archived_at" IS NOT NULL)`)
-export class Project {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class Project extends TenantRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;
 
@@ -44,14 +38,4 @@ export class Project {
 
   @Column({ type: 'timestamptz', nullable: true })
   archivedAt!: Date | null;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 }

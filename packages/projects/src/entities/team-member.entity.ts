@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, Organization, OrganizationIdColumn, OrganizationMembership, UpdatedAtColumn, User, UuidPrimaryColumn } from '@strata/base';
+import { OrganizationMembership, TenantRow, User } from '@strata/base';
 import { Team } from './team.entity';
 
 export const TEAM_ROLES = ['maintainer', 'member'] as const;
@@ -15,13 +15,7 @@ export type TeamRole = (typeof TEAM_ROLES)[number];
 @Unique(['organizationId', 'teamId', 'userId'])
 @Index(['organizationId', 'userId'])
 @Check('team_members_role_check', `"role" IN ('maintainer', 'member')`)
-export class TeamMember {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class TeamMember extends TenantRow {
   @Column({ type: 'uuid' })
   teamId!: string;
 
@@ -30,16 +24,6 @@ export class TeamMember {
 
   @Column({ type: 'varchar', length: 16, default: 'member' })
   role!: TeamRole;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   // TypeORM would name a composite key after its own column order (id first); the
   // explicit name keeps `<table>_organization_id_<column>_fkey`, which error messages rely on.

@@ -1,5 +1,5 @@
-import { Check, Column, Entity, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { Check, Column, Entity, Unique } from 'typeorm';
+import { TenantRow } from '@strata/base';
 import { SLUG_PATTERN } from '../validation/patterns';
 
 /** A group of the organization's members (reviewers, owners of an area). */
@@ -8,13 +8,7 @@ import { SLUG_PATTERN } from '../validation/patterns';
 @Unique(['organizationId', 'slug'])
 @Check('teams_name_check', `"name" <> ''`)
 @Check('teams_slug_check', `"slug" ~ '${SLUG_PATTERN.source}'`)
-export class Team {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class Team extends TenantRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;
 
@@ -23,14 +17,4 @@ export class Team {
 
   @Column({ type: 'text', nullable: true })
   description!: string | null;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 }

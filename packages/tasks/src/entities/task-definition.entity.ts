@@ -1,5 +1,5 @@
-import { Check, Column, Entity, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, JsonbColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { Check, Column, Entity, Unique } from 'typeorm';
+import { JsonbColumn, TenantRow } from '@strata/base';
 
 /**
  * A kind of work agents know how to do: its input schema, how long one attempt
@@ -11,13 +11,7 @@ import { CreatedAtColumn, JsonbColumn, Organization, OrganizationIdColumn, Updat
 @Check('task_definitions_timeout_seconds_check', `"timeout_seconds" > 0`)
 @Check('task_definitions_max_attempts_check', `"max_attempts" BETWEEN 1 AND 100`)
 @Check('task_definitions_backoff_check', `"backoff_base_seconds" >= 0 AND "backoff_factor" >= 1 AND "backoff_max_seconds" >= "backoff_base_seconds"`)
-export class TaskDefinition {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class TaskDefinition extends TenantRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;
 
@@ -49,14 +43,4 @@ export class TaskDefinition {
 
   @JsonbColumn()
   metadata!: Record<string, unknown>;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 }

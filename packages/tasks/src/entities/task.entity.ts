@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, DeletedAtColumn, JsonbColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { DeletedAtColumn, JsonbColumn, TenantRow } from '@strata/base';
 import { TaskDefinition } from './task-definition.entity';
 import { Workflow } from './workflow.entity';
 
@@ -27,13 +27,7 @@ export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'fail
 @Check('tasks_lease_check', `("status" = 'running') = ("locked_by" IS NOT NULL AND "lease_expires_at" IS NOT NULL)`)
 @Check('tasks_finished_at_check', `("status" IN ('succeeded', 'failed', 'cancelled')) = ("finished_at" IS NOT NULL)`)
 @Check('tasks_workflow_step_check', `("workflow_run_id" IS NULL) = ("workflow_step" IS NULL)`)
-export class Task {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class Task extends TenantRow {
   /** projects.projects when the composer is installed (it adds the constraint); a plain id otherwise. */
   @Column({ type: 'uuid', nullable: true })
   projectId!: string | null;
@@ -113,18 +107,8 @@ export class Task {
   @Column({ type: 'timestamptz', nullable: true })
   finishedAt!: Date | null;
 
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
   @DeletedAtColumn()
   deletedAt!: Date | null;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   @ManyToOne(() => Workflow)
   @JoinColumn([

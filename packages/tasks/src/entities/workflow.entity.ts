@@ -1,5 +1,5 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, Unique } from 'typeorm';
-import { CreatedAtColumn, Organization, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColumn } from '@strata/base';
+import { Check, Column, Entity, Index, Unique } from 'typeorm';
+import { TenantRow } from '@strata/base';
 
 export const WORKFLOW_STATUSES = ['draft', 'active', 'retired'] as const;
 export type WorkflowStatus = (typeof WORKFLOW_STATUSES)[number];
@@ -33,13 +33,7 @@ export interface WorkflowDefinition {
 @Index(['organizationId', 'projectId'])
 @Check('workflows_status_check', `"status" IN ('draft', 'active', 'retired')`)
 @Check('workflows_version_check', `"version" >= 1`)
-export class Workflow {
-  @UuidPrimaryColumn()
-  id!: string;
-
-  @OrganizationIdColumn()
-  organizationId!: string;
-
+export class Workflow extends TenantRow {
   /** projects.projects when the composer is installed (it adds the constraint); a plain id otherwise. */
   @Column({ type: 'uuid', nullable: true })
   projectId!: string | null;
@@ -58,14 +52,4 @@ export class Workflow {
 
   @Column({ type: 'varchar', length: 16, default: 'draft' })
   status!: WorkflowStatus;
-
-  @CreatedAtColumn()
-  createdAt!: Date;
-
-  @UpdatedAtColumn()
-  updatedAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 }
