@@ -66,7 +66,8 @@ export interface Result {
 
 export interface Scenario {
   name: string;
-  run(target: Target, runs: number): Promise<Result>;
+  /** One row, or one row per variant the scenario measures (e.g. per worker count). */
+  run(target: Target, runs: number): Promise<Result | Result[]>;
 }
 
 export function printTable(results: Result[]): string {

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { Result, Scenario, Target, printTable } from './harness';
+import { claimThroughput } from './scenarios/claim-throughput';
+import { instantiateWorkflow } from './scenarios/instantiate-workflow';
 import { migrateBase } from './scenarios/migrate-base';
 
 /** Every scenario; module issues add theirs here. */
-const scenarios: Scenario[] = [migrateBase];
+const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -16,7 +18,7 @@ async function main(): Promise<void> {
   for (const scenario of scenarios.filter((s) => !values.only || s.name.includes(values.only))) {
     for (const target of targets) {
       process.stderr.write(`  … ${scenario.name} on ${target} (${runs} runs)\n`);
-      results.push(await scenario.run(target, runs));
+      results.push(...[await scenario.run(target, runs)].flat());
     }
   }
   console.log(values.json ? JSON.stringify(results, null, 2) : printTable(results));
