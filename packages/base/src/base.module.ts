@@ -4,6 +4,7 @@ import { Partitioning1795443200000 } from './migrations/1795443200000-partitioni
 import { CreateAuditLog1795443300000 } from './migrations/1795443300000-create-audit-log';
 import { CreateHealthCheck1795443400000 } from './migrations/1795443400000-create-health-check';
 import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000-create-validate-integrity';
+import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-create-enter-tenant';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -16,6 +17,7 @@ export const baseModule = defineModule({
     CreateAuditLog1795443300000,
     CreateHealthCheck1795443400000,
     CreateValidateIntegrity1795443500000,
+    CreateEnterTenant1795451000000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

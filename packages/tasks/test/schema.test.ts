@@ -62,11 +62,11 @@ describe('tasks schema', () => {
     expect(report.ok).toBe(true);
   });
 
-  it('every table is tenant-scoped: forced RLS and a cascading foreign key to organizations; definitions and workflows are audited', async () => {
+  it('every table is tenant-scoped: forced RLS and a cascading foreign key to organizations (or to its task, which has one); definitions and workflows are audited', async () => {
     const tables = await db.query<{ name: string; rls: boolean; forced: boolean; erased: boolean; audited: boolean }>(
       `SELECT c.oid::regclass::text AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
-                        AND k.confrelid = 'base.organizations'::regclass AND k.confdeltype = 'c') AS erased,
+              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.confdeltype = 'c'
+                        AND k.confrelid IN ('base.organizations'::regclass, 'tasks.tasks'::regclass)) AS erased,
               EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'audit_row_change') AS audited
          FROM pg_class c
         WHERE c.relnamespace = 'tasks'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'migrations'

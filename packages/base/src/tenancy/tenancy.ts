@@ -38,12 +38,13 @@ export async function enterTenant(queryRunner: QueryRunner, organizationId: stri
   if (!queryRunner.isTransactionActive) {
     throw new TenantError('enterTenant needs an open transaction: the tenant setting is transaction-local');
   }
-  // One round trip: set_config('role', …, true) is SET LOCAL ROLE.
-  await queryRunner.query(
-    `SELECT set_config('strata.organization_id', $1, true), set_config('strata.user_id', $2, true), set_config('strata.actor', $3, true),
-            set_config('role', '${APP_ROLE}', true)`,
-    [organizationId, context.userId ?? '', context.actor ?? ''],
-  );
+  // base.enter_tenant(): the settings and SET LOCAL ROLE strata_app, in one round trip.
+  await queryRunner.query('SELECT base.enter_tenant($1, $2, $3)', [organizationId, context.userId ?? null, context.actor ?? null]);
+}
+
+/** For work that enters the tenant in SQL (`base.enter_tenant`): the same check withTenant makes. */
+export function assertOrganizationId(organizationId: string): void {
+  assertUuid(organizationId, 'organizationId');
 }
 
 function assertUuid(value: string, field: string): void {

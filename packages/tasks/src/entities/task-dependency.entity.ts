@@ -1,5 +1,5 @@
 import { Check, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
-import { CreatedAtColumn, Organization } from '@strata/base';
+import { CreatedAtColumn } from '@strata/base';
 import { Task } from './task.entity';
 
 /**
@@ -22,10 +22,6 @@ export class TaskDependency {
 
   @CreatedAtColumn()
   createdAt!: Date;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   @ManyToOne(() => Task, { onDelete: 'CASCADE' })
   @JoinColumn([

@@ -1,5 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
-import { JsonbColumn, Organization } from '@strata/base';
+import { JsonbColumn } from '@strata/base';
 import { Task } from './task.entity';
 
 export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'lost', 'cancelled'] as const;
@@ -64,10 +64,6 @@ export class TaskExecution {
 
   @JsonbColumn()
   metadata!: Record<string, unknown>;
-
-  @ManyToOne(() => Organization, { onDelete: 'CASCADE' })
-  @JoinColumn({ name: 'organization_id' })
-  organization?: Organization;
 
   @ManyToOne(() => Task, { onDelete: 'CASCADE' })
   @JoinColumn([

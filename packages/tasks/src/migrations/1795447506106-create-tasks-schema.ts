@@ -134,7 +134,10 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
     await q.query(`CREATE INDEX "task_executions_organization_id_worker_id_started_at_idx" ON "tasks"."task_executions" ("organization_id", "worker_id", "started_at")`);
     await q.query(`CREATE INDEX "task_executions_organization_id_task_id_attempt_idx" ON "tasks"."task_executions" ("organization_id", "task_id", "attempt")`);
 
-    // Foreign keys: to organizations (erasure cascades), and composite within the tenant.
+    // Foreign keys: to organizations (erasure cascades), and composite within the
+    // tenant. Dependencies and executions reach their organization through their
+    // task (the composite key includes organization_id and cascades): a key of
+    // their own to organizations would only add a check to every hot insert.
     const foreignKeys: [table: string, name: string, definition: string][] = [
       ['task_definitions', 'task_definitions_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
       ['workflows', 'workflows_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
@@ -142,10 +145,8 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
       ['tasks', 'tasks_workflow_id_organization_id_fkey', `("workflow_id", "organization_id") REFERENCES "tasks"."workflows"("id", "organization_id") ON DELETE NO ACTION`],
       ['tasks', 'tasks_definition_id_organization_id_fkey', `("definition_id", "organization_id") REFERENCES "tasks"."task_definitions"("id", "organization_id") ON DELETE NO ACTION`],
       ['tasks', 'tasks_parent_task_id_organization_id_fkey', `("parent_task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
-      ['task_dependencies', 'task_dependencies_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
       ['task_dependencies', 'task_dependencies_task_id_organization_id_fkey', `("task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
       ['task_dependencies', 'task_dependencies_depends_on_task_id_organization_id_fkey', `("depends_on_task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
-      ['task_executions', 'task_executions_organization_id_fkey', `("organization_id") REFERENCES "base"."organizations"("id") ON DELETE CASCADE`],
       ['task_executions', 'task_executions_task_id_organization_id_fkey', `("task_id", "organization_id") REFERENCES "tasks"."tasks"("id", "organization_id") ON DELETE CASCADE`],
     ];
     for (const [table, name, definition] of foreignKeys) {
@@ -278,6 +279,160 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
       $$`);
     await q.query(`COMMENT ON FUNCTION tasks.block_dependents(uuid[]) IS 'Marks every not-yet-started task downstream of the given (failed or cancelled) tasks as blocked; returns their ids.'`);
 
+    // The work queue's hot paths, each one statement for the caller (one round
+    // trip, its own transaction) and plans PL/pgSQL keeps between calls. Each
+    // step inside is a statement of its own, so it sees what the steps before it
+    // committed to the transaction and what other sessions committed meanwhile.
+    //
+    // Release: expired leases are handed back (their execution closed as lost),
+    // or failed for good when no attempt is left. The execution's started_at is
+    // the task's locked_at, so the open execution is found by its partition key.
+    await q.query(`
+      CREATE FUNCTION tasks.release_expired_leases(p_limit integer DEFAULT 100) RETURNS integer
+      LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      DECLARE
+        v_released integer;
+        v_failed uuid[];
+      BEGIN
+        WITH expired AS MATERIALIZED (
+          SELECT t.id, t.locked_at, t.attempts, t.max_attempts, t.locked_by
+            FROM tasks.tasks t
+           WHERE t.status = 'running' AND t.lease_expires_at < now()
+           ORDER BY t.lease_expires_at
+           LIMIT p_limit
+             FOR UPDATE SKIP LOCKED
+        ), lost AS (
+          UPDATE tasks.task_executions x
+             SET status = 'lost', finished_at = now(), duration_ms = (extract(epoch FROM now() - x.started_at) * 1000)::integer,
+                 error = 'lease expired: worker ' || e.locked_by || ' stopped reporting'
+            FROM expired e
+           WHERE x.task_id = e.id AND x.started_at = e.locked_at AND x.attempt = e.attempts AND x.status = 'running'
+        ), released AS (
+          UPDATE tasks.tasks t
+             SET status = CASE WHEN e.attempts >= e.max_attempts THEN 'failed' ELSE 'ready' END,
+                 finished_at = CASE WHEN e.attempts >= e.max_attempts THEN now() END,
+                 run_after = now(), locked_by = NULL, locked_at = NULL, lease_expires_at = NULL, updated_at = now(),
+                 last_error = 'lease expired: worker ' || e.locked_by || ' stopped reporting'
+            FROM expired e
+           WHERE t.id = e.id
+          RETURNING t.id, t.status
+        )
+        SELECT count(*), array_agg(r.id) FILTER (WHERE r.status = 'failed') INTO v_released, v_failed FROM released r;
+        IF v_failed IS NOT NULL THEN
+          PERFORM tasks.block_dependents(v_failed);
+        END IF;
+        RETURN v_released;
+      END $$`);
+    // Claim: release expired leases, then lock the best ready tasks skipping
+    // rows other workers hold, mark them running under the lease and open one
+    // execution row each.
+    await q.query(`
+      CREATE FUNCTION tasks.claim(p_organization_id uuid, p_worker_id text, p_count integer, p_lease_seconds integer)
+      RETURNS SETOF tasks.tasks LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      BEGIN
+        PERFORM base.enter_tenant(p_organization_id, NULL, p_worker_id);
+        PERFORM tasks.release_expired_leases();
+        RETURN QUERY
+          -- The claim's own time, not the transaction's start: the statement may
+          -- see work that became ready after this transaction began.
+          WITH picked AS MATERIALIZED (
+            SELECT t.id, clock_timestamp() AS claimed_at FROM tasks.tasks t
+             WHERE t.status = 'ready' AND t.run_after <= now()
+             ORDER BY t.priority DESC, t.created_at, t.id
+             LIMIT p_count
+               FOR UPDATE SKIP LOCKED
+          ), claimed AS (
+            UPDATE tasks.tasks t
+               SET status = 'running', attempts = t.attempts + 1, locked_by = p_worker_id, locked_at = p.claimed_at,
+                   lease_expires_at = p.claimed_at + make_interval(secs => p_lease_seconds),
+                   started_at = coalesce(t.started_at, p.claimed_at), updated_at = p.claimed_at
+              FROM picked p
+             WHERE t.id = p.id
+            RETURNING t.*
+          ), opened AS (
+            INSERT INTO tasks.task_executions (organization_id, task_id, attempt, worker_id, status, started_at)
+            SELECT c.organization_id, c.id, c.attempts, p_worker_id, 'running', c.locked_at FROM claimed c
+          )
+          SELECT c.* FROM claimed c ORDER BY c.priority DESC, c.created_at, c.id;
+      END $$`);
+    // Complete: only the holder may; the execution is closed with what it used;
+    // then (a new statement, see promote_dependents) dependents may become ready.
+    // No row back = the worker does not hold the task.
+    await q.query(`
+      CREATE FUNCTION tasks.complete(p_organization_id uuid, p_task_id uuid, p_worker_id text, p_output jsonb, p_usage jsonb)
+      RETURNS SETOF tasks.tasks LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      BEGIN
+        PERFORM base.enter_tenant(p_organization_id, NULL, p_worker_id);
+        RETURN QUERY
+          WITH held AS MATERIALIZED (
+            SELECT t.id, t.locked_at, t.attempts FROM tasks.tasks t
+             WHERE t.id = p_task_id AND t.status = 'running' AND t.locked_by = p_worker_id
+               FOR UPDATE
+          ), closed AS (
+            UPDATE tasks.task_executions x
+               SET status = 'succeeded', finished_at = now(), duration_ms = (extract(epoch FROM now() - x.started_at) * 1000)::integer,
+                   cpu_ms = (p_usage ->> 'cpu_ms')::bigint, peak_memory_bytes = (p_usage ->> 'peak_memory_bytes')::bigint,
+                   input_tokens = (p_usage ->> 'input_tokens')::integer, output_tokens = (p_usage ->> 'output_tokens')::integer,
+                   metadata = x.metadata || coalesce(p_usage -> 'metadata', '{}')
+              FROM held h
+             WHERE x.task_id = h.id AND x.started_at = h.locked_at AND x.attempt = h.attempts AND x.status = 'running'
+          )
+          UPDATE tasks.tasks t
+             SET status = 'succeeded', output = p_output, finished_at = now(), updated_at = now(),
+                 locked_by = NULL, locked_at = NULL, lease_expires_at = NULL
+            FROM held h
+           WHERE t.id = h.id
+          RETURNING t.*;
+        IF FOUND THEN
+          PERFORM tasks.promote_dependents(ARRAY[p_task_id]);
+        END IF;
+      END $$`);
+    // Fail: with attempts left (and retryable) the task is ready again after
+    // base × factor^(attempt − 1) seconds, capped (its definition's policy, else
+    // the defaults given); otherwise it fails for good and blocks what is downstream.
+    await q.query(`
+      CREATE FUNCTION tasks.fail(p_organization_id uuid, p_task_id uuid, p_worker_id text, p_error text, p_retryable boolean, p_usage jsonb,
+                                 p_default_backoff_base_seconds integer, p_default_backoff_factor double precision, p_default_backoff_max_seconds integer)
+      RETURNS SETOF tasks.tasks LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+      DECLARE
+        v_task tasks.tasks;
+      BEGIN
+        PERFORM base.enter_tenant(p_organization_id, NULL, p_worker_id);
+        WITH held AS MATERIALIZED (
+          SELECT t.id, t.locked_at, t.attempts,
+                 p_retryable AND t.attempts < t.max_attempts AS retry,
+                 least(coalesce(d.backoff_max_seconds, p_default_backoff_max_seconds),
+                       coalesce(d.backoff_base_seconds, p_default_backoff_base_seconds) * power(coalesce(d.backoff_factor, p_default_backoff_factor), t.attempts - 1)) AS delay_seconds
+            FROM tasks.tasks t
+            LEFT JOIN tasks.task_definitions d ON d.organization_id = t.organization_id AND d.id = t.definition_id
+           WHERE t.id = p_task_id AND t.status = 'running' AND t.locked_by = p_worker_id
+             FOR UPDATE OF t
+        ), closed AS (
+          UPDATE tasks.task_executions x
+             SET status = 'failed', finished_at = now(), duration_ms = (extract(epoch FROM now() - x.started_at) * 1000)::integer,
+                 error = p_error, cpu_ms = (p_usage ->> 'cpu_ms')::bigint, peak_memory_bytes = (p_usage ->> 'peak_memory_bytes')::bigint,
+                 input_tokens = (p_usage ->> 'input_tokens')::integer, output_tokens = (p_usage ->> 'output_tokens')::integer,
+                 metadata = x.metadata || coalesce(p_usage -> 'metadata', '{}')
+            FROM held h
+           WHERE x.task_id = h.id AND x.started_at = h.locked_at AND x.attempt = h.attempts AND x.status = 'running'
+        )
+        UPDATE tasks.tasks t
+           SET status = CASE WHEN h.retry THEN 'ready' ELSE 'failed' END,
+               run_after = CASE WHEN h.retry THEN now() + make_interval(secs => h.delay_seconds) ELSE t.run_after END,
+               finished_at = CASE WHEN h.retry THEN NULL ELSE now() END,
+               last_error = p_error, updated_at = now(), locked_by = NULL, locked_at = NULL, lease_expires_at = NULL
+          FROM held h
+         WHERE t.id = h.id
+        RETURNING t.* INTO v_task;
+        IF v_task.id IS NULL THEN
+          RETURN;
+        END IF;
+        IF v_task.status = 'failed' THEN
+          PERFORM tasks.block_dependents(ARRAY[p_task_id]);
+        END IF;
+        RETURN NEXT v_task;
+      END $$`);
+
     for (const table of ['task_definitions', 'workflows', 'tasks', 'task_dependencies', 'task_executions']) {
       await q.query(`SELECT base.enable_tenant_rls('tasks.${table}')`);
     }
@@ -307,6 +462,10 @@ export class CreateTasksSchema1795447506106 implements MigrationInterface {
     }
     await q.query(`DROP TABLE "tasks"."task_executions"`);
     await q.query(`DROP TABLE "tasks"."task_dependencies"`);
+    await q.query(`DROP FUNCTION tasks.fail(uuid, uuid, text, text, boolean, jsonb, integer, double precision, integer)`);
+    await q.query(`DROP FUNCTION tasks.complete(uuid, uuid, text, jsonb, jsonb)`);
+    await q.query(`DROP FUNCTION tasks.claim(uuid, text, integer, integer)`);
+    await q.query(`DROP FUNCTION tasks.release_expired_leases(integer)`);
     await q.query(`DROP FUNCTION tasks.block_dependents(uuid[])`);
     await q.query(`DROP FUNCTION tasks.promote_dependents(uuid[])`);
     await q.query(`DROP FUNCTION tasks.refuse_dependency_cycles()`);
