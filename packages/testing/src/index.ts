@@ -1,2 +1,3 @@
 export * from './test-database';
 export * from './catalog';
+export * from './refusals';
