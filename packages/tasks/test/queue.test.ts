@@ -162,6 +162,22 @@ describe('work queue', () => {
     await expect(queue.complete(org, child.id, { workerId: 'w' })).rejects.toThrow(StateError);
   });
 
+  it('completeAndClaim reports a task and takes the next in one call, including a dependent it just made ready; a refused report claims nothing', async () => {
+    const first = await tasks.enqueue(org, { title: 'first' });
+    const second = await tasks.enqueue(org, { title: 'second', dependsOn: [first.id] });
+    const [held] = await queue.claim(org, { workerId: 'loop', count: 1, leaseSeconds: 60 });
+    expect(held.id).toBe(first.id);
+    const { completed, claimed } = await queue.completeAndClaim(org, first.id, { workerId: 'loop', output: { n: 1 }, count: 5, leaseSeconds: 60 });
+    expect(completed).toMatchObject({ id: first.id, status: 'succeeded', output: { n: 1 } });
+    expect(claimed.map((t) => [t.id, t.status, t.lockedBy])).toEqual([[second.id, 'running', 'loop']]);
+    expect(await execution(second.id, 1)).toMatchObject({ status: 'running', worker_id: 'loop' });
+
+    const spare = await tasks.enqueue(org, { title: 'spare' });
+    await expect(queue.completeAndClaim(org, first.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).rejects.toThrow(/it is succeeded/);
+    expect((await tasks.get(org, spare.id)).status).toBe('ready');
+    expect((await queue.completeAndClaim(org, second.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).claimed.map((t) => t.id)).toEqual([spare.id]);
+  });
+
   it('enqueue is idempotent on the key: the same key returns the same task', async () => {
     const first = await tasks.enqueue(org, { title: 'deploy v1', idempotencyKey: 'deploy-v1' });
     const again = await tasks.enqueue(org, { title: 'deploy v1 (retry of the request)', idempotencyKey: 'deploy-v1' });

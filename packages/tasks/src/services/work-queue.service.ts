@@ -30,6 +30,12 @@ export class CompleteInput extends UsageReport {
   @IsOptional() @IsObject() output?: Record<string, unknown>;
 }
 
+export class CompleteAndClaimInput extends CompleteInput {
+  /** How many next tasks to claim for the same worker. */
+  @IsInt() @Min(1) @Max(1000) count!: number;
+  @IsInt() @Min(1) @Max(DAY_SECONDS) leaseSeconds!: number;
+}
+
 export class FailInput extends UsageReport {
   @IsString() @Length(1, 255) workerId!: string;
   @IsString() @Length(1, 10_000) error!: string;
@@ -89,6 +95,30 @@ export class WorkQueueService {
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'complete');
     return hydrate(this.dataSource.manager, Task, rows)[0];
+  }
+
+  /**
+   * A worker's loop in one round trip and one transaction: completes the task it
+   * holds (as `complete`), then claims its next tasks (as `claim`), which may
+   * include dependents the completion just made ready. Nothing is claimed when
+   * the completion is refused.
+   */
+  async completeAndClaim(organizationId: string, taskId: string, input: CompleteAndClaimInput): Promise<{ completed: Task; claimed: Task[] }> {
+    assertOrganizationId(organizationId);
+    validateId(taskId, 'taskId', 'completion');
+    const { count, leaseSeconds, ...report } = await validateInput(CompleteAndClaimInput, input, 'completion');
+    // done is computed once, first; the claim is lateral to it, so it runs after the completion and only if it succeeded.
+    const rows: Record<string, unknown>[] = await this.dataSource.query(
+      `WITH done AS MATERIALIZED (SELECT * FROM tasks.complete($1, $2, $3, $4, $5))
+       SELECT 'completed' AS strata_part, d.* FROM done d
+       UNION ALL
+       SELECT 'claimed', n.* FROM (SELECT 1 AS one FROM done LIMIT 1) held, LATERAL tasks.claim($1, $3, $6 * held.one, $7) n`,
+      [organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds],
+    );
+    const completed = rows.filter((r) => r.strata_part === 'completed');
+    if (completed.length === 0) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
+    const m = this.dataSource.manager;
+    return { completed: hydrate(m, Task, completed)[0], claimed: hydrate(m, Task, rows.filter((r) => r.strata_part === 'claimed')) };
   }
 
   /**

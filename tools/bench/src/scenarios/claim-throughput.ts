@@ -25,12 +25,18 @@ export const claimThroughput: Scenario = {
   name: 'claim throughput',
   async run(target, runs) {
     const results: Result[] = [];
-    for (const workers of WORKER_COUNTS) {
+    // Two ways a worker can use the queue: claim then complete (two calls per
+    // task), or completeAndClaim (report and take the next in one call).
+    const loops = [
+      { label: 'claim → complete', drain: drainWithStrata },
+      { label: 'completeAndClaim', drain: drainWithStrataLoop },
+    ];
+    for (const { label, drain } of loops) for (const workers of WORKER_COUNTS) {
       const strata: number[] = [];
       const limit: number[] = [];
       const checks: Checks = { doubleClaims: 0, problems: new Set() };
       for (let i = 0; i < runs; i++) {
-        strata.push(await measure(target, workers, drainWithStrata, checks, 'strata'));
+        strata.push(await measure(target, workers, drain, checks, 'strata'));
         limit.push(await measure(target, workers, drainByHand, checks, 'limit'));
       }
       const measuredMs = median(strata);
@@ -38,7 +44,7 @@ export const claimThroughput: Scenario = {
       const perSecond = (ms: number) => Math.round(TASKS / (ms / 1000));
       const failed = checks.problems.size === 0 ? '' : `, FAILED: ${[...checks.problems].join('; ')}`;
       results.push({
-        scenario: `${this.name}, ${workers} worker${workers > 1 ? 's' : ''}`,
+        scenario: `${this.name}, ${label}, ${workers} worker${workers > 1 ? 's' : ''}`,
         target,
         runs,
         limit: 'SKIP LOCKED loop, raw pg',
@@ -103,6 +109,33 @@ async function drainWithStrata(db: TasksDatabase, workers: number): Promise<Drai
             if (!task) return;
             claimed.push(task.id);
             await queue.complete(db.organizationId, task.id, { workerId });
+          }
+        }),
+      );
+    });
+    return { ms, claimed };
+  } finally {
+    await Promise.all(sources.map((s) => s.destroy()));
+  }
+}
+
+/** The same workers looping on completeAndClaim: one call per task after the first claim. */
+async function drainWithStrataLoop(db: TasksDatabase, workers: number): Promise<Drain> {
+  const sources = await Promise.all(
+    Array.from({ length: workers }, () => createDataSource({ url: db.url, poolSize: 1, modules: TASKS_MODULES }).initialize()),
+  );
+  try {
+    await Promise.all(sources.map((s) => s.query('SELECT 1')));
+    const claimed: string[] = [];
+    const ms = await timed(async () => {
+      await Promise.all(
+        sources.map(async (source, w) => {
+          const queue = new WorkQueueService(source);
+          const workerId = `worker-${w}`;
+          let [task] = await queue.claim(db.organizationId, { workerId, count: 1, leaseSeconds: 300 });
+          while (task) {
+            claimed.push(task.id);
+            [task] = (await queue.completeAndClaim(db.organizationId, task.id, { workerId, count: 1, leaseSeconds: 300 })).claimed;
           }
         }),
       );
