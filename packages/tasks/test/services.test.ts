@@ -114,7 +114,7 @@ describe('tasks services', () => {
         ['smuggled organization', create({ name: 'x', kind: 'x', organizationId: other }), ValidationError, ['organizationId']],
         ['smuggled id', create({ name: 'x', kind: 'x', id: UNKNOWN_ID }), ValidationError, ['id']],
         ['duplicate name', create({ name: 'taken', kind: 'y' }), ConflictError, ['name']],
-        ['unknown organization', () => definitions.create(UNKNOWN_ID, { name: 'x', kind: 'x' }), ValidationError, ['organizationId']],
+        ['unknown organization', () => definitions.create(UNKNOWN_ID, { name: 'x', kind: 'x' }), NotFoundError, 'organization'],
         ['malformed organization', () => definitions.create('acme', { name: 'x', kind: 'x' }), TenantError],
       ]);
     });
@@ -283,7 +283,7 @@ describe('tasks services', () => {
         ['edge from a number', withDefinition({ steps, edges: [{ from: 1, to: 'build' }] }), ValidationError, ['definition.edges.0.from']],
         ['unknown edge property', withDefinition({ steps, edges: [{ from: 'build', to: 'build', when: 'green' }] }), ValidationError, ['definition.edges.0.when']],
         ['duplicate name and version', create({ name: 'existing', version: 1, definition: { steps } }), ConflictError, ['name', 'version']],
-        ['unknown organization', () => workflows.create(UNKNOWN_ID, { name: 'x', definition: { steps } }), ValidationError, ['organizationId']],
+        ['unknown organization', () => workflows.create(UNKNOWN_ID, { name: 'x', definition: { steps } }), NotFoundError, 'organization'],
         ['malformed organization', () => workflows.create('acme', { name: 'x', definition: { steps } }), TenantError],
       ]);
     });
@@ -641,7 +641,7 @@ describe('tasks services', () => {
         ["another organization's parent", enqueue({ title: 'x', parentTaskId: otherTask }), ValidationError, ['parentTaskId']],
         ['unknown dependency', enqueue({ title: 'x', dependsOn: [ready.id, UNKNOWN_ID] }), ValidationError, ['dependsOn']],
         ["another organization's dependency", enqueue({ title: 'x', dependsOn: [otherTask] }), ValidationError, ['dependsOn']],
-        ['unknown organization', () => tasks.enqueue(UNKNOWN_ID, { title: 'x' }), ValidationError, ['organizationId']],
+        ['unknown organization', () => tasks.enqueue(UNKNOWN_ID, { title: 'x' }), NotFoundError, 'organization'],
         ['malformed organization', () => tasks.enqueue('acme', { title: 'x' }), TenantError],
       ]);
     });

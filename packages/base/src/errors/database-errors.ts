@@ -1,4 +1,4 @@
-import { ConflictError, StrataError, TenantError, ValidationError } from './errors';
+import { ConflictError, NotFoundError, StrataError, TenantError, ValidationError } from './errors';
 
 interface PgError {
   code?: string;
@@ -14,6 +14,11 @@ function pgErrorOf(error: unknown): PgError | undefined {
   // TypeORM wraps the driver error in QueryFailedError.driverError
   const inner = (error as { driverError?: unknown }).driverError ?? error;
   return typeof (inner as PgError).code === 'string' ? (inner as PgError) : undefined;
+}
+
+/** The constraint a failed statement broke, if it broke one (for callers that turn a specific one into their own error). */
+export function violatedConstraint(error: unknown): string | undefined {
+  return pgErrorOf(error)?.constraint;
 }
 
 /**
@@ -47,7 +52,8 @@ function camelCase(column: string): string {
  * Turns a PostgreSQL constraint failure into Strata's typed errors naming the
  * field: unique → ConflictError, foreign key → ValidationError on the reference
  * (it does not exist, or belongs to another organization), check / not-null →
- * ValidationError, row-level security → TenantError. Anything else is rethrown.
+ * ValidationError (a missing organization → NotFoundError), row-level security →
+ * TenantError. Anything else is rethrown.
  * `constraintFields` names the input fields of constraints whose name alone is
  * ambiguous (`workflows_organization_id_name_version_key` → name, version).
  */
@@ -62,6 +68,9 @@ export function translateDatabaseError(error: unknown, subject = 'input', constr
       throw new ConflictError(`${subject} already exists with the same ${fields.join(', ') || err.constraint}`, fields, { cause: error });
     }
     case '23503': {
+      // Every tenant table's key to its organization is named <table>_organization_id_fkey:
+      // the organization the work runs in does not exist.
+      if (err.constraint === `${err.table}_organization_id_fkey`) throw new NotFoundError('organization', {});
       const fields = known ?? fieldsOf(err);
       throw new ValidationError(
         [{ field: fields.join(',') || err.constraint || 'reference', messages: ['refers to a row that does not exist in this organization'] }],

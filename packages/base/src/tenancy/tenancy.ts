@@ -1,8 +1,8 @@
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { TenantError } from '../errors';
+import { isUuid } from '../validation';
 
 export const APP_ROLE = 'strata_app';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface TenantContext {
   /** The user on whose behalf the work runs; recorded in the audit log. */
@@ -48,7 +48,7 @@ export function assertOrganizationId(organizationId: string): void {
 }
 
 function assertUuid(value: string, field: string): void {
-  if (typeof value !== 'string' || !UUID.test(value)) {
+  if (!isUuid(value)) {
     throw new TenantError(`${field} must be a uuid, got ${JSON.stringify(value)}`);
   }
 }

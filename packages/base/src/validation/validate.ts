@@ -30,6 +30,10 @@ function flatten(errors: ClassValidatorError[], prefix = ''): FieldError[] {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
 /**
  * Checks ids passed as plain arguments (`get(orgId, taskId)`), so a malformed id is
  * a `ValidationError` naming the argument rather than a database cast error.
@@ -42,7 +46,7 @@ export function validateId(value: unknown, field: string, subject?: string): str
 /** Several id arguments at once: one `ValidationError` naming every malformed one. */
 export function validateIds(ids: Record<string, unknown>, subject?: string): void {
   const errors: FieldError[] = Object.entries(ids)
-    .filter(([, value]) => typeof value !== 'string' || !UUID.test(value))
+    .filter(([, value]) => !isUuid(value))
     .map(([field, value]) => ({ field, messages: [`must be a uuid, got ${JSON.stringify(value)}`] }));
   if (errors.length > 0) throw new ValidationError(errors, subject);
 }

@@ -1,9 +1,9 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, StateError, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, StateError, definedProperties, hydrate, validateId, validateInput, withTenant } from '@strata/base';
 import { PROJECT_STATUSES, Project } from '../entities';
 import type { ProjectStatus } from '../entities';
-import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, givenFields, requireSomeField, validateSlug } from '../validation';
+import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField, validateSlug } from '../validation';
 import { rethrowDatabaseError } from './database-errors';
 import { updateReturning, insertReturning } from './queries';
 
@@ -55,7 +55,7 @@ export class ProjectsService {
         }),
       );
     } catch (error) {
-      rethrowDatabaseError(error, 'project', organizationId);
+      rethrowDatabaseError(error, 'project');
     }
   }
 
@@ -75,14 +75,14 @@ export class ProjectsService {
 
   async rename(organizationId: string, projectId: string, input: RenameProjectInput): Promise<Project> {
     validateId(projectId, 'projectId', 'project');
-    const changes = givenFields(await validateInput(RenameProjectInput, input, 'project'), RENAMABLE);
+    const changes = definedProperties(await validateInput(RenameProjectInput, input, 'project'));
     requireSomeField(changes, RENAMABLE, 'project');
     return this.change(organizationId, projectId, changes);
   }
 
   async update(organizationId: string, projectId: string, input: UpdateProjectInput): Promise<Project> {
     validateId(projectId, 'projectId', 'project');
-    const changes = givenFields(await validateInput(UpdateProjectInput, input, 'project'), UPDATABLE);
+    const changes = definedProperties(await validateInput(UpdateProjectInput, input, 'project'));
     requireSomeField(changes, UPDATABLE, 'project');
     return this.change(organizationId, projectId, changes);
   }
@@ -127,7 +127,7 @@ export class ProjectsService {
       if (!updated) throw new NotFoundError('project', { id: projectId });
       return updated;
     } catch (error) {
-      rethrowDatabaseError(error, 'project', organizationId);
+      rethrowDatabaseError(error, 'project');
     }
   }
 

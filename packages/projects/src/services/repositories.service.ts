@@ -1,10 +1,10 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, definedProperties, validateId, validateInput, violatedConstraint, withTenant } from '@strata/base';
 import { CodeRepository, Project, ProjectRepository, REPOSITORY_PROVIDERS, REPOSITORY_VISIBILITIES } from '../entities';
 import type { RepositoryProvider, RepositoryVisibility } from '../entities';
-import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, OptionalNotNull, givenFields, requireSomeField } from '../validation';
-import { rethrowDatabaseError, violatedConstraint } from './database-errors';
+import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, OptionalNotNull, requireSomeField } from '../validation';
+import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';
 
 export class RegisterRepositoryInput {
@@ -64,7 +64,7 @@ export class RepositoriesService {
         }),
       );
     } catch (error) {
-      rethrowDatabaseError(error, 'repository', organizationId);
+      rethrowDatabaseError(error, 'repository');
     }
   }
 
@@ -103,7 +103,7 @@ export class RepositoriesService {
 
   async update(organizationId: string, repositoryId: string, input: UpdateRepositoryInput): Promise<CodeRepository> {
     validateId(repositoryId, 'repositoryId', 'repository');
-    const changes = givenFields(await validateInput(UpdateRepositoryInput, input, 'repository'), UPDATABLE);
+    const changes = definedProperties(await validateInput(UpdateRepositoryInput, input, 'repository'));
     requireSomeField(changes, UPDATABLE, 'repository');
     try {
       const updated = await withTenant(this.dataSource, organizationId, (m) =>
@@ -112,7 +112,7 @@ export class RepositoriesService {
       if (!updated) throw new NotFoundError('repository', { id: repositoryId });
       return updated;
     } catch (error) {
-      rethrowDatabaseError(error, 'repository', organizationId);
+      rethrowDatabaseError(error, 'repository');
     }
   }
 
@@ -127,7 +127,7 @@ export class RepositoriesService {
       const constraint = violatedConstraint(error);
       if (constraint === 'project_repositories_organization_id_project_id_fkey') throw new NotFoundError('project', { id: projectId });
       if (constraint === 'project_repositories_organization_id_repository_id_fkey') throw new NotFoundError('repository', { id: repositoryId });
-      rethrowDatabaseError(error, 'project repository link', organizationId);
+      rethrowDatabaseError(error, 'project repository link');
     }
   }
 

@@ -1,10 +1,10 @@
 import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, OrganizationMembership, ValidationError, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, OrganizationMembership, ValidationError, definedProperties, hydrate, validateId, validateInput, violatedConstraint, withTenant } from '@strata/base';
 import { TEAM_ROLES, Team, TeamMember } from '../entities';
 import type { TeamRole } from '../entities';
-import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, givenFields, requireSomeField } from '../validation';
-import { rethrowDatabaseError, violatedConstraint } from './database-errors';
+import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField } from '../validation';
+import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';
 
 export class CreateTeamInput {
@@ -49,7 +49,7 @@ export class TeamsService {
         insertReturning(m, Team, { organizationId, name: valid.name, slug: valid.slug, description: valid.description ?? null }),
       );
     } catch (error) {
-      rethrowDatabaseError(error, 'team', organizationId);
+      rethrowDatabaseError(error, 'team');
     }
   }
 
@@ -78,7 +78,7 @@ export class TeamsService {
 
   async rename(organizationId: string, teamId: string, input: RenameTeamInput): Promise<Team> {
     validateId(teamId, 'teamId', 'team');
-    const changes = givenFields(await validateInput(RenameTeamInput, input, 'team'), RENAMABLE);
+    const changes = definedProperties(await validateInput(RenameTeamInput, input, 'team'));
     requireSomeField(changes, RENAMABLE, 'team');
     try {
       const updated = await withTenant(this.dataSource, organizationId, (m) =>
@@ -87,7 +87,7 @@ export class TeamsService {
       if (!updated) throw new NotFoundError('team', { id: teamId });
       return updated;
     } catch (error) {
-      rethrowDatabaseError(error, 'team', organizationId);
+      rethrowDatabaseError(error, 'team');
     }
   }
 
@@ -113,7 +113,7 @@ export class TeamsService {
       if (constraint === 'team_members_organization_id_user_id_fkey') {
         throw ValidationError.forField('userId', 'is not a member of the organization', 'team member');
       }
-      rethrowDatabaseError(error, 'team member', organizationId);
+      rethrowDatabaseError(error, 'team member');
     }
   }
 

@@ -14,13 +14,6 @@ export function OptionalNotNull(): PropertyDecorator {
   return ValidateIf((_object, value) => value !== undefined);
 }
 
-/** The given fields of a validated input, without the ones left out (so an update touches only those). */
-export function givenFields<T extends object, K extends keyof T>(input: T, fields: readonly K[]): Partial<Pick<T, K>> {
-  const given: Partial<Pick<T, K>> = {};
-  for (const field of fields) if (input[field] !== undefined) given[field] = input[field];
-  return given;
-}
-
 /** Refuses an update that changes nothing. */
 export function requireSomeField<T extends object>(given: Partial<T>, fields: readonly (keyof T)[], subject: string): void {
   if (Object.keys(given).length === 0) {

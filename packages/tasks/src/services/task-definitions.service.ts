@@ -1,6 +1,6 @@
 import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, ValidationError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
 import { TaskDefinition } from '../entities';
 
 const KIND = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -32,15 +32,8 @@ export class ListTaskDefinitionsInput {
   @IsOptional() @IsString() @Matches(KIND, { message: 'kind must be lowercase letters, digits and _ . : -' }) kind?: string;
 }
 
-/** The database's defaults (see the migration), to check a partial policy before writing. */
-const DEFAULT_POLICY = { backoffBaseSeconds: 10, backoffMaxSeconds: 3600 };
-
-/** The cap must not be below the first delay; checked here so the error names the input field. */
-function checkBackoff(policy: { backoffBaseSeconds?: number; backoffMaxSeconds?: number }): void {
-  const base = policy.backoffBaseSeconds ?? DEFAULT_POLICY.backoffBaseSeconds;
-  const max = policy.backoffMaxSeconds ?? DEFAULT_POLICY.backoffMaxSeconds;
-  if (max < base) throw ValidationError.forField('backoffMaxSeconds', `must be at least backoffBaseSeconds (${base})`, 'task definition');
-}
+/** The database's backoff check compares two columns; the field to fix is the cap. */
+const CONSTRAINT_FIELDS = { task_definitions_backoff_check: ['backoffMaxSeconds'] };
 
 /** Task definitions: the kinds of work, with their timeouts and retry policy. */
 export class TaskDefinitionsService {
@@ -48,14 +41,13 @@ export class TaskDefinitionsService {
 
   async create(organizationId: string, input: CreateTaskDefinitionInput): Promise<TaskDefinition> {
     const valid = await validateInput(CreateTaskDefinitionInput, input, 'task definition');
-    checkBackoff(valid);
     try {
       return await withTenant(this.dataSource, organizationId, (m) => {
         const repository = m.getRepository(TaskDefinition);
         return repository.save(repository.create({ ...valid, organizationId, inputSchema: valid.inputSchema ?? {}, metadata: valid.metadata ?? {} }));
       });
     } catch (error) {
-      translateDatabaseError(error, 'task definition');
+      translateDatabaseError(error, 'task definition', CONSTRAINT_FIELDS);
     }
   }
 
@@ -88,12 +80,10 @@ export class TaskDefinitionsService {
         const repository = m.getRepository(TaskDefinition);
         const found = await repository.findOneBy({ id: definitionId });
         if (!found) throw new NotFoundError('task definition', { id: definitionId });
-        const changed = repository.merge(found, definedProperties(valid));
-        checkBackoff(changed);
-        return repository.save(changed);
+        return repository.save(repository.merge(found, definedProperties(valid)));
       });
     } catch (error) {
-      translateDatabaseError(error, 'task definition');
+      translateDatabaseError(error, 'task definition', CONSTRAINT_FIELDS);
     }
   }
 }

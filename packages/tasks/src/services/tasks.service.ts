@@ -276,8 +276,12 @@ async function definitionAttempts(m: EntityManager, definitionId: string | undef
 
 async function assertTasksExist(m: EntityManager, ids: string[], field: string): Promise<void> {
   if (ids.length === 0) return;
-  const rows: { id: string }[] = await m.query('SELECT id FROM tasks.tasks WHERE id = ANY ($1)', [ids]);
-  const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+  refuseMissing(ids, await m.query('SELECT id FROM tasks.tasks WHERE id = ANY ($1)', [ids]), field);
+}
+
+/** Ids asked for that the organization's rows do not include (unknown, or another organization's) name the field. */
+function refuseMissing(ids: string[], found: { id: string }[], field: string): void {
+  const missing = ids.filter((id) => !found.some((r) => r.id === id));
   if (missing.length > 0) throw ValidationError.forField(field, `refers to no task of this organization: ${missing.join(', ')}`, 'task');
 }
 
@@ -296,8 +300,7 @@ async function statusAfterDependencies(m: EntityManager, dependsOn: string[], fi
     'SELECT id, status, dag_rank FROM tasks.tasks WHERE id = ANY ($1) ORDER BY id FOR KEY SHARE',
     [dependsOn],
   );
-  const missing = dependsOn.filter((id) => !rows.some((r) => r.id === id));
-  if (missing.length > 0) throw ValidationError.forField(field, `refers to no task of this organization: ${missing.join(', ')}`, 'task');
+  refuseMissing(dependsOn, rows, field);
   // Above every dependency: the database's cycle check then passes these edges in O(1).
   const rank = Math.max(...rows.map((r) => r.dag_rank)) + 1;
   if (rows.some((r) => ['failed', 'cancelled', 'blocked'].includes(r.status))) return { status: 'blocked', rank };
@@ -337,14 +340,12 @@ function worse(current: TaskStatus, fromDependency: TaskStatus): TaskStatus {
   return SEVERITY[fromDependency] > SEVERITY[current] ? fromDependency : current;
 }
 
-/** The cycle refusal comes from the database trigger; name the field the caller passed. */
+/** The database refuses a self-dependency (a check) and a cycle (its trigger); both are about the argument the caller passed. */
 function dependencyError(error: unknown): never {
-  const constraint = (error as { driverError?: { constraint?: string } }).driverError?.constraint ?? (error as { constraint?: string }).constraint;
-  if (constraint === 'task_dependencies_acyclic' || constraint === 'task_dependencies_depends_on_task_id_check') {
-    const message = (error as { message?: string }).message ?? 'would close a cycle';
-    throw ValidationError.forField('dependsOnTaskId', constraint.endsWith('_check') ? 'a task cannot depend on itself' : message, 'task dependency');
-  }
-  translateDatabaseError(error, 'task dependency');
+  translateDatabaseError(error, 'task dependency', {
+    task_dependencies_acyclic: ['dependsOnTaskId'],
+    task_dependencies_depends_on_task_id_check: ['dependsOnTaskId'],
+  });
 }
 
 async function cancelSubtree(m: EntityManager, taskId: string, reason: string): Promise<CancelResult> {

@@ -91,8 +91,8 @@ async function measure(
   }
 }
 
-/** Each worker a DataSource with a pool of one, connected before the clock starts. */
-async function drainWithStrata(db: TasksDatabase, workers: number): Promise<Drain> {
+/** Each worker a DataSource with a pool of one, connected before the clock starts, running `loop` until the queue is empty. */
+async function drainWithWorkers(db: TasksDatabase, workers: number, loop: (queue: WorkQueueService, workerId: string, claimed: string[]) => Promise<void>): Promise<Drain> {
   const sources = await Promise.all(
     Array.from({ length: workers }, () => createDataSource({ url: db.url, poolSize: 1, modules: TASKS_MODULES }).initialize()),
   );
@@ -100,18 +100,7 @@ async function drainWithStrata(db: TasksDatabase, workers: number): Promise<Drai
     await Promise.all(sources.map((s) => s.query('SELECT 1')));
     const claimed: string[] = [];
     const ms = await timed(async () => {
-      await Promise.all(
-        sources.map(async (source, w) => {
-          const queue = new WorkQueueService(source);
-          const workerId = `worker-${w}`;
-          for (;;) {
-            const [task] = await queue.claim(db.organizationId, { workerId, count: 1, leaseSeconds: 300 });
-            if (!task) return;
-            claimed.push(task.id);
-            await queue.complete(db.organizationId, task.id, { workerId });
-          }
-        }),
-      );
+      await Promise.all(sources.map((source, w) => loop(new WorkQueueService(source), `worker-${w}`, claimed)));
     });
     return { ms, claimed };
   } finally {
@@ -119,31 +108,27 @@ async function drainWithStrata(db: TasksDatabase, workers: number): Promise<Drai
   }
 }
 
-/** The same workers looping on completeAndClaim: one call per task after the first claim. */
-async function drainWithStrataLoop(db: TasksDatabase, workers: number): Promise<Drain> {
-  const sources = await Promise.all(
-    Array.from({ length: workers }, () => createDataSource({ url: db.url, poolSize: 1, modules: TASKS_MODULES }).initialize()),
-  );
-  try {
-    await Promise.all(sources.map((s) => s.query('SELECT 1')));
-    const claimed: string[] = [];
-    const ms = await timed(async () => {
-      await Promise.all(
-        sources.map(async (source, w) => {
-          const queue = new WorkQueueService(source);
-          const workerId = `worker-${w}`;
-          let [task] = await queue.claim(db.organizationId, { workerId, count: 1, leaseSeconds: 300 });
-          while (task) {
-            claimed.push(task.id);
-            [task] = (await queue.completeAndClaim(db.organizationId, task.id, { workerId, count: 1, leaseSeconds: 300 })).claimed;
-          }
-        }),
-      );
-    });
-    return { ms, claimed };
-  } finally {
-    await Promise.all(sources.map((s) => s.destroy()));
-  }
+/** Claim one, complete it: two calls per task. */
+function drainWithStrata(db: TasksDatabase, workers: number): Promise<Drain> {
+  return drainWithWorkers(db, workers, async (queue, workerId, claimed) => {
+    for (;;) {
+      const [task] = await queue.claim(db.organizationId, { workerId, count: 1, leaseSeconds: 300 });
+      if (!task) return;
+      claimed.push(task.id);
+      await queue.complete(db.organizationId, task.id, { workerId });
+    }
+  });
+}
+
+/** completeAndClaim: one call per task after the first claim. */
+function drainWithStrataLoop(db: TasksDatabase, workers: number): Promise<Drain> {
+  return drainWithWorkers(db, workers, async (queue, workerId, claimed) => {
+    let [task] = await queue.claim(db.organizationId, { workerId, count: 1, leaseSeconds: 300 });
+    while (task) {
+      claimed.push(task.id);
+      [task] = (await queue.completeAndClaim(db.organizationId, task.id, { workerId, count: 1, leaseSeconds: 300 })).claimed;
+    }
+  });
 }
 
 /**
