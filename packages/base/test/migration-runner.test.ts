@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { createTestDatabase, catalogSnapshot, TestDatabase } from '@strata/testing';
+import { createTestDatabase, catalogSnapshot, expectEachMigrationReverts, TestDatabase } from '@strata/testing';
 import { MigrationError, MigrationRunner, baseModule, defineModule, moduleStatus, resolveDatabaseTarget } from '../src';
 
 const run = promisify(execFile);
@@ -96,6 +96,11 @@ describe('migration runner', () => {
 
     await runner.up([baseModule]);
     expect(await catalogSnapshot(db, ['base'])).toEqual(first);
+  });
+
+  it("each migration's down restores exactly the catalog its up found", async () => {
+    db = await createTestDatabase({ modules: [baseModule], migrate: false });
+    await expectEachMigrationReverts(db, baseModule);
   });
 
   it('status reports applied and pending migrations per module', async () => {
