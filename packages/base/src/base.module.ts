@@ -5,6 +5,7 @@ import { CreateAuditLog1795443300000 } from './migrations/1795443300000-create-a
 import { CreateHealthCheck1795443400000 } from './migrations/1795443400000-create-health-check';
 import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000-create-validate-integrity';
 import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-create-enter-tenant';
+import { InlineCurrentOrganizationId1796115300000 } from './migrations/1796115300000-inline-current-organization-id';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -18,6 +19,7 @@ export const baseModule = defineModule({
     CreateHealthCheck1795443400000,
     CreateValidateIntegrity1795443500000,
     CreateEnterTenant1795451000000,
+    InlineCurrentOrganizationId1796115300000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

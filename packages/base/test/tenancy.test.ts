@@ -46,6 +46,17 @@ describe('tenancy', () => {
     expect(row).toEqual({ role: 'strata_app', rolbypassrls: false, rolsuper: false });
   });
 
+  it('the policy reads the tenant setting inline: an index key read once per scan, no function call per row', async () => {
+    const plan = await withTenant(db.dataSource, a, (m) =>
+      m.query(`EXPLAIN (FORMAT JSON, COSTS OFF) SELECT id FROM tenancy_test.parents WHERE organization_id = $1`, [a]),
+    );
+    const text = JSON.stringify(plan);
+    expect(text).toContain("current_setting('strata.organization_id'::text, true)");
+    expect(text).not.toContain('current_organization_id');
+    // Outside a tenant transaction the setting is empty, and the function answers NULL (no rows match).
+    expect(await db.query('SELECT base.current_organization_id() AS org')).toEqual([{ org: null }]);
+  });
+
   it("org A cannot read, update or delete org B's rows", async () => {
     const parentB = await parentOf(b);
     await withTenant(db.dataSource, a, async (m) => {
