@@ -1,5 +1,5 @@
 import { MigrationRunner, baseModule, checkSchemaDrift, healthCheck, runMaintenance, validateIntegrity, withTenant } from '@strata/base';
-import { TestDatabase, catalogSnapshot, createTestDatabase, useTestDatabase } from '@strata/testing';
+import { TestDatabase, catalogSnapshot, createTestDatabase, expectEachMigrationReverts, useTestDatabase } from '@strata/testing';
 import { TasksService, WorkQueueService, tasksModule } from '../src';
 import { TASK_TABLES, asTenant, createOrganization, rankViolations } from './support';
 
@@ -102,6 +102,15 @@ describe('tasks schema', () => {
     ]);
     expect(await monthsCovered(db)).toEqual({ months: 4, defaults: 1 });
   });
+
+  it("each migration's down restores exactly the catalog its up found", async () => {
+    const stepwise = await createTestDatabase({ modules: [baseModule, tasksModule], migrate: false });
+    try {
+      await expectEachMigrationReverts(stepwise, tasksModule, { requires: [baseModule] });
+    } finally {
+      await stepwise.close();
+    }
+  }, 180_000);
 
   describe('on a database migrated now', () => {
     let fresh: TestDatabase;

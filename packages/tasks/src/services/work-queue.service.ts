@@ -107,18 +107,13 @@ export class WorkQueueService {
     assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'completion');
     const { count, leaseSeconds, ...report } = await validateInput(CompleteAndClaimInput, input, 'completion');
-    // done is computed once, first; the claim is lateral to it, so it runs after the completion and only if it succeeded.
-    const rows: Record<string, unknown>[] = await this.dataSource.query(
-      `WITH done AS MATERIALIZED (SELECT * FROM tasks.complete($1, $2, $3, $4, $5))
-       SELECT 'completed' AS strata_part, d.* FROM done d
-       UNION ALL
-       SELECT 'claimed', n.* FROM (SELECT 1 AS one FROM done LIMIT 1) held, LATERAL tasks.claim($1, $3, $6 * held.one, $7) n`,
-      [organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds],
-    );
-    const completed = rows.filter((r) => r.strata_part === 'completed');
-    if (completed.length === 0) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
-    const m = this.dataSource.manager;
-    return { completed: hydrate(m, Task, completed)[0], claimed: hydrate(m, Task, rows.filter((r) => r.strata_part === 'claimed')) };
+    // The completed task comes first, then the claimed ones; it is succeeded, so never among them.
+    const rows: { id: string }[] = await this.dataSource.query('SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)', [
+      organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds,
+    ]);
+    if (rows[0]?.id !== taskId.toLowerCase()) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
+    const [completed, ...claimed] = hydrate(this.dataSource.manager, Task, rows);
+    return { completed, claimed };
   }
 
   /**
