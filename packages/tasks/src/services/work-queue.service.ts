@@ -1,6 +1,6 @@
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, StateError, assertOrganizationId, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import { NotFoundError, StateError, assertOrganizationId, hydrate, queryPrepared, validateId, validateInput, withTenant } from '@strata/base';
 import { Task } from '../entities';
 
 const DAY_SECONDS = 24 * 3600;
@@ -66,7 +66,7 @@ export class WorkQueueService {
     assertOrganizationId(organizationId);
     const valid = await validateInput(ClaimInput, input, 'claim');
     // One statement, one transaction (tasks.claim enters the tenant itself).
-    const rows = await this.dataSource.query('SELECT * FROM tasks.claim($1, $2, $3, $4)', [organizationId, valid.workerId, valid.count, valid.leaseSeconds]);
+    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.claim($1, $2, $3, $4)', [organizationId, valid.workerId, valid.count, valid.leaseSeconds]);
     return hydrate(this.dataSource.manager, Task, rows);
   }
 
@@ -90,7 +90,7 @@ export class WorkQueueService {
     assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'completion');
     const valid = await validateInput(CompleteInput, input, 'completion');
-    const rows = await this.dataSource.query('SELECT * FROM tasks.complete($1, $2, $3, $4, $5)', [
+    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.complete($1, $2, $3, $4, $5)', [
       organizationId, taskId, valid.workerId, valid.output ?? {}, usageOf(valid),
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'complete');
@@ -108,7 +108,7 @@ export class WorkQueueService {
     validateId(taskId, 'taskId', 'completion');
     const { count, leaseSeconds, ...report } = await validateInput(CompleteAndClaimInput, input, 'completion');
     // The completed task comes first, then the claimed ones; it is succeeded, so never among them.
-    const rows: { id: string }[] = await this.dataSource.query('SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)', [
+    const rows = await queryPrepared<{ id: string }>(this.dataSource, 'SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)', [
       organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds,
     ]);
     if (rows[0]?.id !== taskId.toLowerCase()) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
@@ -125,7 +125,7 @@ export class WorkQueueService {
     assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'failure');
     const valid = await validateInput(FailInput, input, 'failure');
-    const rows = await this.dataSource.query('SELECT * FROM tasks.fail($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.fail($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       organizationId, taskId, valid.workerId, valid.error, valid.retryable ?? true, usageOf(valid),
       DEFAULT_BACKOFF.baseSeconds, DEFAULT_BACKOFF.factor, DEFAULT_BACKOFF.maxSeconds,
     ]);

@@ -1,0 +1,42 @@
+import { DataSource, QueryFailedError } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
+
+/** The name each pooled connection prepared each statement text under. */
+const preparedNames = new WeakMap<object, Map<string, string>>();
+/**
+ * Names are unique in the whole process, not only per connection: on the
+ * embedded database every connection shares PGlite's one session, where a
+ * name prepared by one connection would collide with the same name from another.
+ */
+let lastName = 0;
+
+/**
+ * Runs one statement on a connection of the DataSource's pool as a prepared
+ * statement of that connection: the server parses and plans it the first time,
+ * and afterwards only binds and executes it. About 0.1 ms less per call than
+ * `DataSource.query`, which re-parses every time; worth it for the few
+ * statements a service runs for every unit of work (the work queue's calls), and
+ * not for anything else. Errors are TypeORM's `QueryFailedError`, as from
+ * `DataSource.query`, so `translateDatabaseError` reads them the same way.
+ *
+ * Behind a connection pooler in transaction mode, the pooler must support
+ * protocol-level prepared statements (PgBouncer 1.21 or later).
+ */
+export async function queryPrepared<T = Record<string, unknown>>(dataSource: DataSource, text: string, parameters: unknown[]): Promise<T[]> {
+  const driver = dataSource.driver as PostgresDriver;
+  const [connection, release] = await driver.obtainMasterConnection();
+  try {
+    let names = preparedNames.get(connection);
+    if (!names) preparedNames.set(connection, (names = new Map()));
+    let name = names.get(text);
+    if (!name) names.set(text, (name = `strata_prepared_${++lastName}`));
+    dataSource.logger.logQuery(text, parameters);
+    const result = await connection.query({ name, text, values: parameters });
+    return result.rows as T[];
+  } catch (error) {
+    dataSource.logger.logQueryError(error as Error, text, parameters);
+    throw new QueryFailedError(text, parameters, error as Error);
+  } finally {
+    release();
+  }
+}
