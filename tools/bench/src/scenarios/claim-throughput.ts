@@ -18,41 +18,49 @@ type Checks = { doubleClaims: number; problems: Set<string> };
  * complete it, until nothing is left. Strata's path is WorkQueueService (lease
  * expiry, execution rows, dependency promotion). The limit is a minimal
  * hand-written SKIP LOCKED loop on the same table under the same tenancy, one
- * round trip per transaction, on a second identical database. Both runs check
- * that every task was claimed exactly once.
+ * round trip per transaction, on a second identical database: claim and
+ * complete as two transactions against claim → complete, and as one against
+ * completeAndClaim. Both runs check that every task was claimed exactly once.
  */
 export const claimThroughput: Scenario = {
   name: 'claim throughput',
   async run(target, runs) {
     const results: Result[] = [];
     // Two ways a worker can use the queue: claim then complete (two calls per
-    // task), or completeAndClaim (report and take the next in one call).
+    // task), or completeAndClaim (report and take the next in one call). The
+    // limit is the minimal loop (claim and complete, two transactions); for
+    // completeAndClaim also the same loop completing and claiming in one
+    // transaction, the like-for-like limit of a loop of one round trip per task.
+    const twoTransactions = { name: 'SKIP LOCKED loop, raw pg', drain: drainByHand };
+    const oneTransaction = { name: 'same, complete + claim in 1 transaction', drain: drainByHandInOneMessage };
     const loops = [
-      { label: 'claim → complete', drain: drainWithStrata },
-      { label: 'completeAndClaim', drain: drainWithStrataLoop },
+      { label: 'claim → complete', drain: drainWithStrata, limits: [twoTransactions] },
+      { label: 'completeAndClaim', drain: drainWithStrataLoop, limits: [twoTransactions, oneTransaction] },
     ];
-    for (const { label, drain } of loops) for (const workers of WORKER_COUNTS) {
+    for (const { label, drain, limits } of loops) for (const workers of WORKER_COUNTS) {
       const strata: number[] = [];
-      const limit: number[] = [];
+      const limitRuns: number[][] = limits.map(() => []);
       const checks: Checks = { doubleClaims: 0, problems: new Set() };
       for (let i = 0; i < runs; i++) {
         strata.push(await measure(target, workers, drain, checks, 'strata'));
-        limit.push(await measure(target, workers, drainByHand, checks, 'limit'));
+        for (const [l, limit] of limits.entries()) limitRuns[l].push(await measure(target, workers, limit.drain, checks, 'limit'));
       }
       const measuredMs = median(strata);
-      const limitMs = median(limit);
       const perSecond = (ms: number) => Math.round(TASKS / (ms / 1000));
       const failed = checks.problems.size === 0 ? '' : `, FAILED: ${[...checks.problems].join('; ')}`;
-      results.push({
-        scenario: `${this.name}, ${label}, ${workers} worker${workers > 1 ? 's' : ''}`,
-        target,
-        runs,
-        limit: 'SKIP LOCKED loop, raw pg',
-        measuredMs,
-        limitMs,
-        ratio: limitMs / measuredMs,
-        note: `${perSecond(measuredMs)} vs ${perSecond(limitMs)} claims/s (${TASKS} tasks), double claims ${checks.doubleClaims}${failed}`,
-      });
+      for (const [l, limit] of limits.entries()) {
+        const limitMs = median(limitRuns[l]);
+        results.push({
+          scenario: `${this.name}, ${label}, ${workers} worker${workers > 1 ? 's' : ''}`,
+          target,
+          runs,
+          limit: limit.name,
+          measuredMs,
+          limitMs,
+          ratio: limitMs / measuredMs,
+          note: `${perSecond(measuredMs)} vs ${perSecond(limitMs)} claims/s (${TASKS} tasks), double claims ${checks.doubleClaims}${failed}`,
+        });
+      }
     }
     return results;
   },
@@ -135,8 +143,10 @@ function drainWithStrataLoop(db: TasksDatabase, workers: number): Promise<Drain>
  * The minimal queue: claim = pick the best ready row skipping locked ones and
  * mark it running; complete = mark it succeeded. Each transaction, tenancy
  * included, is one simple-protocol message (one round trip), hence literals.
+ * `inOneMessage`: a worker completes its task and claims the next in the same
+ * transaction, as completeAndClaim does.
  */
-async function drainByHand(db: TasksDatabase, workers: number): Promise<Drain> {
+async function drainByHand(db: TasksDatabase, workers: number, inOneMessage = false): Promise<Drain> {
   const clients = Array.from({ length: workers }, () => new Client({ connectionString: db.url }));
   await Promise.all(clients.map((c) => c.connect()));
   try {
@@ -146,20 +156,23 @@ async function drainByHand(db: TasksDatabase, workers: number): Promise<Drain> {
         clients.map(async (client, w) => {
           const tenant = `BEGIN; SELECT set_config('strata.organization_id', ${client.escapeLiteral(db.organizationId)}, true); SET LOCAL ROLE strata_app;`;
           const worker = client.escapeLiteral(`worker-${w}`);
-          const claim = `${tenant}
-            UPDATE tasks.tasks SET status = 'running', locked_by = ${worker}, lease_expires_at = now() + interval '300 s', attempts = attempts + 1
+          const claim = `UPDATE tasks.tasks SET status = 'running', locked_by = ${worker}, lease_expires_at = now() + interval '300 s', attempts = attempts + 1
              WHERE id = (SELECT id FROM tasks.tasks WHERE status = 'ready' AND run_after <= now()
                           ORDER BY priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-            RETURNING id; COMMIT`;
-          for (;;) {
-            // A multi-statement message answers one result per statement; the UPDATE is the fourth.
-            const results = (await client.query(claim)) as unknown as { rows: { id: string }[] }[];
-            const id = results[3].rows[0]?.id;
-            if (!id) return;
+            RETURNING id;`;
+          const complete = (id: string) => `UPDATE tasks.tasks SET status = 'succeeded', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
+             WHERE id = ${client.escapeLiteral(id)} AND locked_by = ${worker};`;
+          // A multi-statement message answers one result per statement: BEGIN, set_config, SET, then ours.
+          type Results = { rows: { id: string }[] }[];
+          let id = ((await client.query(`${tenant} ${claim} COMMIT`)) as unknown as Results)[3].rows[0]?.id;
+          while (id) {
             claimed.push(id);
-            await client.query(`${tenant}
-              UPDATE tasks.tasks SET status = 'succeeded', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
-               WHERE id = ${client.escapeLiteral(id)} AND locked_by = ${worker}; COMMIT`);
+            if (inOneMessage) {
+              id = ((await client.query(`${tenant} ${complete(id)} ${claim} COMMIT`)) as unknown as Results)[4].rows[0]?.id;
+            } else {
+              await client.query(`${tenant} ${complete(id)} COMMIT`);
+              id = ((await client.query(`${tenant} ${claim} COMMIT`)) as unknown as Results)[3].rows[0]?.id;
+            }
           }
         }),
       );
@@ -168,4 +181,8 @@ async function drainByHand(db: TasksDatabase, workers: number): Promise<Drain> {
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
+}
+
+function drainByHandInOneMessage(db: TasksDatabase, workers: number): Promise<Drain> {
+  return drainByHand(db, workers, true);
 }
