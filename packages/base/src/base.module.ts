@@ -6,6 +6,7 @@ import { CreateHealthCheck1795443400000 } from './migrations/1795443400000-creat
 import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000-create-validate-integrity';
 import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-create-enter-tenant';
 import { InlineCurrentOrganizationId1796115300000 } from './migrations/1796115300000-inline-current-organization-id';
+import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-create-auto-analyze';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -20,6 +21,7 @@ export const baseModule = defineModule({
     CreateValidateIntegrity1795443500000,
     CreateEnterTenant1795451000000,
     InlineCurrentOrganizationId1796115300000,
+    CreateAutoAnalyze1796119318451,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

@@ -103,6 +103,25 @@ describe('tasks schema', () => {
     expect(await monthsCovered(db)).toEqual({ months: 4, defaults: 1 });
   });
 
+  it('the statistics of tasks and dependencies follow their growth, with no autovacuum (the queue keeps its plans for the session)', async () => {
+    const pages = async (table: string) =>
+      (await db.query<{ analyzed: number; now: number }>(
+        `SELECT relpages AS analyzed, (pg_relation_size(oid) / current_setting('block_size')::int)::int AS now FROM pg_class WHERE oid = $1::regclass`, [table]))[0];
+    // Both grow by a few hundred rows per statement, as a large workflow would, written as the application role.
+    for (let batch = 0; batch < 6; batch++) {
+      await withTenant(db.dataSource, org, async (m) => {
+        const ids: { id: string }[] = await m.query(
+          `INSERT INTO tasks.tasks (organization_id, title, status, finished_at) SELECT $1, 'bulk ' || g, 'succeeded', now() FROM generate_series(1, 400) g RETURNING id`, [org]);
+        const [first, ...rest] = ids.map((r) => r.id);
+        await m.query(`INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) SELECT $1, unnest($2::uuid[]), $3`, [org, rest, first]);
+      });
+    }
+    for (const table of ['tasks.tasks', 'tasks.task_dependencies']) {
+      const { analyzed, now } = await pages(table);
+      expect({ table, grown: now > 8, withinTwice: 2 * analyzed >= now }).toEqual({ table, grown: true, withinTwice: true });
+    }
+  });
+
   it("each migration's down restores exactly the catalog its up found", async () => {
     const stepwise = await createTestDatabase({ modules: [baseModule, tasksModule], migrate: false });
     try {
