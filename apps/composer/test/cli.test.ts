@@ -63,6 +63,11 @@ describe('strata CLI', () => {
   });
 
   it('revert --to keeps that migration; status then shows the rest pending; migrate restores', async () => {
+    // Base cannot go back while modules that require it are applied: those go first.
+    const refused = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/Cannot revert base: .*tasks.* still depend on it; revert them first/);
+    for (const module of ['composer', 'tasks', 'projects']) expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);
     expect(reverted.stdout).toBe('base: reverted CreateAutoAnalyze1796119318451, InlineCurrentOrganizationId1796115300000, CreateEnterTenant1795451000000, CreateValidateIntegrity1795443500000, CreateHealthCheck1795443400000');

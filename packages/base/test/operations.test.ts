@@ -133,7 +133,7 @@ describe('operations behind the CLIs', () => {
     expect(violations['constraints are validated']).toEqual([]);
   });
 
-  it('refuses to revert a module entirely while a module that requires it is applied', async () => {
+  it('refuses to revert a module, entirely or in part, while a module that requires it is applied', async () => {
     class CreateWidgets1800000000101 {
       async up(q: QueryRunner) {
         await q.query('CREATE TABLE dependent_test.widgets (id int PRIMARY KEY)');
@@ -145,9 +145,11 @@ describe('operations behind the CLIs', () => {
     const dependent = defineModule({ name: 'dependent_test', entities: [], migrations: [CreateWidgets1800000000101] });
     await new MigrationRunner({ url: db.url }).up([baseModule, dependent]);
 
-    await expect(revertModule([baseModule, dependent], 'base', '0', { target: target() })).rejects.toThrow(
-      /Cannot revert base entirely: dependent_test still depend on it/,
-    );
+    for (const to of ['0', 'CreateAuditLog1795443300000']) {
+      await expect(revertModule([baseModule, dependent], 'base', to, { target: target() })).rejects.toThrow(
+        /Cannot revert base: dependent_test still depend on it; revert them first/,
+      );
+    }
     expect((await new MigrationRunner({ url: db.url }).status([baseModule]))[0].pending).toEqual([]);
 
     expect((await revertModule([baseModule, dependent], 'dependent_test', '0', { target: target() })).reverted).toEqual([

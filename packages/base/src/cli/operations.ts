@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { MigrationError } from '../errors';
 import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
 import { HealthReport, IntegrityReport, healthCheck, validateIntegrity } from '../health';
-import { DriftReport, MigrationRunner, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure } from '../migration';
+import { DriftReport, MigrationRunner, assertRevertTarget, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
 import { StrataModule } from '../module';
 import { snakeCase } from '../naming';
@@ -43,15 +43,15 @@ export async function revertModule(
 ): Promise<{ module: string; reverted: string[] }> {
   const module = modules.find((m) => m.name === moduleName);
   if (!module) throw new MigrationError(`Unknown module "${moduleName}" (installed: ${modules.map((m) => m.name).join(', ')})`);
+  assertRevertTarget(module, to); // a bad --to is bad usage, whatever else is wrong
   return withDatabase(async (db) => {
     const runner = new MigrationRunner({ url: db.url }, { log: options.log });
-    if (to === '0') {
-      // Reverting a module entirely is refused while a module that needs it is still applied.
-      const dependents = new Set(modules.filter((m) => m.requires.includes(moduleName)).map((m) => m.name));
-      const blocking = (await runner.status(modules)).filter((s) => dependents.has(s.module) && s.applied.length > 0);
-      if (blocking.length) {
-        throw new MigrationError(`Cannot revert ${moduleName} entirely: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`);
-      }
+    // Refused while a module that needs this one is applied: its migrations may use
+    // anything this module created (a function its triggers call, say), however recent.
+    const dependents = new Set(modules.filter((m) => m.requires.includes(moduleName)).map((m) => m.name));
+    const blocking = (await runner.status(modules)).filter((s) => dependents.has(s.module) && s.applied.length > 0);
+    if (blocking.length) {
+      throw new MigrationError(`Cannot revert ${moduleName}: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`);
     }
     return { module: moduleName, reverted: await runner.down(module, { to }) };
   }, options.target);

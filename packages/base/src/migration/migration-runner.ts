@@ -90,11 +90,8 @@ export class MigrationRunner {
    */
   async down(module: StrataModule, options: { to?: string } = {}): Promise<string[]> {
     return this.withModule(module, async (executor) => {
-      const known = module.migrations.map((m) => m.name);
       const target = options.to;
-      if (target !== undefined && target !== '0' && !known.some((name) => matchesMigration(name, target))) {
-        throw ValidationError.forField('to', `no migration "${target}" in module ${module.name} (known: ${known.join(', ')})`);
-      }
+      assertRevertTarget(module, target);
       const reverted: string[] = [];
       for (;;) {
         const executed = sortNewestFirst(await executor.getExecutedMigrations());
@@ -224,4 +221,12 @@ function sortNewestFirst(migrations: Migration[]): Migration[] {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `to` of a revert: undefined (the latest), '0' (all), or the name or timestamp of one of the module's migrations. */
+export function assertRevertTarget(module: StrataModule, to: string | undefined): void {
+  const known = module.migrations.map((m) => m.name);
+  if (to !== undefined && to !== '0' && !known.some((name) => matchesMigration(name, to))) {
+    throw ValidationError.forField('to', `no migration "${to}" in module ${module.name} (known: ${known.join(', ')})`);
+  }
 }
