@@ -1,4 +1,6 @@
+import type { Pool, PoolClient } from 'pg';
 import { QueryFailedError } from 'typeorm';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { useTestDatabase } from '@strata/testing';
 import { ConflictError, baseModule, createDataSource, queryPrepared, translateDatabaseError } from '../src';
 
@@ -46,6 +48,22 @@ describe('queryPrepared', () => {
       expect(await queryPrepared(dataSource, insert, ['Prepared', 'prepared'])).toEqual([{ slug: 'prepared' }]);
       const duplicate = await queryPrepared(dataSource, insert, ['Again', 'prepared']).catch((e: unknown) => e);
       expect(() => translateDatabaseError(duplicate, 'organization')).toThrow(ConflictError);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it('a connection that breaks mid-statement fails that call only: the pool drops it and the next call gets a new one', async () => {
+    const dataSource = await connect();
+    try {
+      const pool = (dataSource.driver as PostgresDriver).master as Pool;
+      // Cut the socket of the connection the call is about to use, as a network failure would.
+      pool.once('acquire', (client: PoolClient) => {
+        setImmediate(() => (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy());
+      });
+      const error = await queryPrepared(dataSource, 'SELECT pg_sleep(0.2) AS slept', []).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QueryFailedError);
+      expect(await queryPrepared(dataSource, 'SELECT $1::int AS one', [1])).toEqual([{ one: 1 }]);
     } finally {
       await dataSource.destroy();
     }

@@ -17,7 +17,8 @@ let lastName = 0;
  * `DataSource.query`, which re-parses every time; worth it for the few
  * statements a service runs for every unit of work (the work queue's calls), and
  * not for anything else. Errors are TypeORM's `QueryFailedError`, as from
- * `DataSource.query`, so `translateDatabaseError` reads them the same way.
+ * `DataSource.query`, so `translateDatabaseError` reads them the same way; a
+ * connection that breaks fails only the call that was using it.
  *
  * Behind a connection pooler in transaction mode, the pooler must support
  * protocol-level prepared statements (PgBouncer 1.21 or later).
@@ -25,6 +26,11 @@ let lastName = 0;
 export async function queryPrepared<T = Record<string, unknown>>(dataSource: DataSource, text: string, parameters: unknown[]): Promise<T[]> {
   const driver = dataSource.driver as PostgresDriver;
   const [connection, release] = await driver.obtainMasterConnection();
+  // A connection that breaks while checked out emits 'error'; unheard, that would
+  // end the process. Heard, the pool drops the connection when it is released.
+  let broken: Error | undefined;
+  const onError = (error: Error) => (broken = error);
+  connection.on('error', onError);
   try {
     let names = preparedNames.get(connection);
     if (!names) preparedNames.set(connection, (names = new Map()));
@@ -37,6 +43,7 @@ export async function queryPrepared<T = Record<string, unknown>>(dataSource: Dat
     dataSource.logger.logQueryError(error as Error, text, parameters);
     throw new QueryFailedError(text, parameters, error as Error);
   } finally {
-    release();
+    connection.removeListener('error', onError);
+    release(broken);
   }
 }
