@@ -7,12 +7,14 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * The first versions were single statements whose plans depended on their
  * parameters (`LIMIT p_count`, a join to a CTE over the partitioned executions),
  * so PostgreSQL planned them afresh on every call: planning was a third of a
- * claim's time. Each step is now its own statement whose plan cannot depend on
- * the values it gets: the queue is read through its ordered partial index, rows
- * are then touched by primary key (`id = ANY (ids)`), and an attempt's execution
- * row by its full key, partition column included. Expired leases are released
- * only when an index probe finds one. `complete_and_claim` is a worker's report
- * and its next claim in one call.
+ * claim's time. Each step is now its own statement whose plan does not depend
+ * on the values it gets: the queue is read through its ordered partial index,
+ * rows are then touched by key (`id = ANY (ids)`), and an attempt's execution
+ * row by its full key, partition column included. A session-long plan is only
+ * as good as the statistics it was made from; AutoAnalyzeQueue1796119318452
+ * keeps those following the queue's growth where no autovacuum runs. Expired
+ * leases are released only when an index probe finds one. `complete_and_claim`
+ * is a worker's report and its next claim in one call.
  */
 export class ReusableQueuePlans1796115320111 implements MigrationInterface {
   name = 'ReusableQueuePlans1796115320111';
