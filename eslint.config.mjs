@@ -33,7 +33,10 @@ export default [
     files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
     ignores: ['packages/testing/src/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: '@strata/testing', message: 'Test-only: import @strata/testing from test/ files.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@strata/testing', message: 'Test-only: import @strata/testing from test/ files.' }] },
+      ],
     },
   },
 ];

@@ -65,7 +65,10 @@ export function buildCli(io: CliIo = defaultIo): Command {
     .action(async (opts: { module: string; to?: string }) => {
       modulesFor(opts.module);
       const result = await revertModule(installedModules, opts.module, opts.to, { log: progress });
-      print(result.reverted.length ? `${result.module}: reverted ${result.reverted.join(', ')}` : `${result.module}: nothing to revert`, result);
+      print(
+        result.reverted.length ? `${result.module}: reverted ${result.reverted.join(', ')}` : `${result.module}: nothing to revert`,
+        result,
+      );
     });
 
   program

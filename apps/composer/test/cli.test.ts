@@ -67,10 +67,13 @@ describe('strata CLI', () => {
     const refused = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Cannot revert base: .*tasks.* still depend on it; revert them first/);
-    for (const module of ['composer', 'tasks', 'projects']) expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
+    for (const module of ['composer', 'tasks', 'projects'])
+      expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);
-    expect(reverted.stdout).toBe('base: reverted CreateAutoAnalyze1796119318451, InlineCurrentOrganizationId1796115300000, CreateEnterTenant1795451000000, CreateValidateIntegrity1795443500000, CreateHealthCheck1795443400000');
+    expect(reverted.stdout).toBe(
+      'base: reverted CreateAutoAnalyze1796119318451, InlineCurrentOrganizationId1796115300000, CreateEnterTenant1795451000000, CreateValidateIntegrity1795443500000, CreateHealthCheck1795443400000',
+    );
     const status = JSON.parse((await strata(['status', '--json'], env)).stdout);
     expect(status.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([
       'CreateHealthCheck1795443400000',
@@ -79,7 +82,9 @@ describe('strata CLI', () => {
       'InlineCurrentOrganizationId1796115300000',
       'CreateAutoAnalyze1796119318451',
     ]);
-    expect((await strata(['migrate'], env)).stdout).toMatch(/applied 5: CreateHealthCheck1795443400000, CreateValidateIntegrity1795443500000, CreateEnterTenant1795451000000, InlineCurrentOrganizationId1796115300000, CreateAutoAnalyze1796119318451/);
+    expect((await strata(['migrate'], env)).stdout).toMatch(
+      /applied 5: CreateHealthCheck1795443400000, CreateValidateIntegrity1795443500000, CreateEnterTenant1795451000000, InlineCurrentOrganizationId1796115300000, CreateAutoAnalyze1796119318451/,
+    );
   });
 
   it('maintain runs partition maintenance', async () => {

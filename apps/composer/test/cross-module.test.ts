@@ -25,12 +25,18 @@ describe('cross-module relations', () => {
     workflows = new WorkflowsService(db.dataSource);
   });
 
-  const counts = async () => db.query('SELECT (SELECT count(*) FROM tasks.tasks)::int AS tasks, (SELECT count(*) FROM tasks.workflows)::int AS workflows');
+  const counts = async () =>
+    db.query('SELECT (SELECT count(*) FROM tasks.tasks)::int AS tasks, (SELECT count(*) FROM tasks.workflows)::int AS workflows');
 
   it('a task and a workflow may belong to a project of their organization', async () => {
     const task = await tasks.enqueue(a, { title: 'ship', projectId: projectA });
     expect(task.projectId).toBe(projectA);
-    const workflow = await workflows.create(a, { name: 'release', projectId: projectA, definition: { steps: [{ key: 'build', title: 'Build' }] }, status: 'active' });
+    const workflow = await workflows.create(a, {
+      name: 'release',
+      projectId: projectA,
+      definition: { steps: [{ key: 'build', title: 'Build' }] },
+      status: 'active',
+    });
     const run = await tasks.instantiateWorkflow(a, workflow.id);
     expect(run.tasks.map((t) => t.projectId)).toEqual([projectA]);
   });
@@ -41,7 +47,9 @@ describe('cross-module relations', () => {
       const taskError = await tasks.enqueue(a, { title: 'sneaky', projectId }).catch((e: unknown) => e);
       expect(taskError).toBeInstanceOf(ValidationError);
       expect((taskError as ValidationError).fields).toEqual(['projectId']);
-      const workflowError = await workflows.create(a, { name: 'sneaky', projectId, definition: { steps: [{ key: 's', title: 'S' }] } }).catch((e: unknown) => e);
+      const workflowError = await workflows
+        .create(a, { name: 'sneaky', projectId, definition: { steps: [{ key: 's', title: 'S' }] } })
+        .catch((e: unknown) => e);
       expect(workflowError).toBeInstanceOf(ValidationError);
       expect((workflowError as ValidationError).fields).toEqual(['projectId']);
     }
@@ -59,9 +67,13 @@ describe('cross-module relations', () => {
   it('the composed database passes the integrity rules, and erasing an organization removes its rows in every module', async () => {
     expect((await validateIntegrity(db.dataSource)).ok).toBe(true);
     const rows = async (org: string) =>
-      (await db.query<{ n: number }>(
-        `SELECT ((SELECT count(*) FROM projects.projects WHERE organization_id = $1) + (SELECT count(*) FROM tasks.tasks WHERE organization_id = $1)
-               + (SELECT count(*) FROM tasks.workflows WHERE organization_id = $1))::int AS n`, [org]))[0].n;
+      (
+        await db.query<{ n: number }>(
+          `SELECT ((SELECT count(*) FROM projects.projects WHERE organization_id = $1) + (SELECT count(*) FROM tasks.tasks WHERE organization_id = $1)
+               + (SELECT count(*) FROM tasks.workflows WHERE organization_id = $1))::int AS n`,
+          [org],
+        )
+      )[0].n;
     expect(await rows(a)).toBeGreaterThan(0);
     const others = await rows(b);
     await new OrganizationsService(db.dataSource).erase(a);

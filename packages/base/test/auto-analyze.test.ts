@@ -20,13 +20,20 @@ describe('auto analyze', () => {
   });
 
   const stats = async () =>
-    (await db.query<{ analyzed_pages: number; pages: number; analyzed_rows: number }>(
-      `SELECT relpages AS analyzed_pages, reltuples::int AS analyzed_rows,
+    (
+      await db.query<{ analyzed_pages: number; pages: number; analyzed_rows: number }>(
+        `SELECT relpages AS analyzed_pages, reltuples::int AS analyzed_rows,
               (pg_relation_size(oid) / current_setting('block_size')::int)::int AS pages
-         FROM pg_class WHERE oid = 'auto_analyze_test.items'::regclass`))[0];
+         FROM pg_class WHERE oid = 'auto_analyze_test.items'::regclass`,
+      )
+    )[0];
   const insert = (rows: number) =>
     withTenant(db.dataSource, org, (m) =>
-      m.query(`INSERT INTO auto_analyze_test.items (organization_id, body) SELECT $1, repeat('x', 200) FROM generate_series(1, $2)`, [org, rows]));
+      m.query(`INSERT INTO auto_analyze_test.items (organization_id, body) SELECT $1, repeat('x', 200) FROM generate_series(1, $2)`, [
+        org,
+        rows,
+      ]),
+    );
 
   it('is analyzed by the insert that finds it twice as large as at its last ANALYZE, so its statistics are never more than 2x behind', async () => {
     await insert(10); // one page: too small to bother
@@ -47,7 +54,8 @@ describe('auto analyze', () => {
   });
 
   it('disable_auto_analyze removes the trigger again', async () => {
-    const triggers = () => db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'auto_analyze_test.items'::regclass AND NOT tgisinternal`);
+    const triggers = () =>
+      db.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'auto_analyze_test.items'::regclass AND NOT tgisinternal`);
     expect(await triggers()).toEqual([{ tgname: 'items_auto_analyze' }]);
     await db.query(`SELECT base.disable_auto_analyze('auto_analyze_test.items')`);
     expect(await triggers()).toEqual([]);

@@ -114,13 +114,8 @@ describe('startEmbeddedDatabase', () => {
       expect(fs.existsSync(`${dataDir}.lock`)).toBe(false);
 
       const second = await start(dataDir);
-      expect(await query(second.url, 'select id, embedding::text from items')).toEqual([
-        { id: 1, embedding: '[1,2,3]' },
-      ]);
-      const [{ distance }] = await query<{ distance: number }>(
-        second.url,
-        `select '[1,2,3]'::vector <-> '[1,2,4]'::vector as distance`,
-      );
+      expect(await query(second.url, 'select id, embedding::text from items')).toEqual([{ id: 1, embedding: '[1,2,3]' }]);
+      const [{ distance }] = await query<{ distance: number }>(second.url, `select '[1,2,3]'::vector <-> '[1,2,4]'::vector as distance`);
       expect(distance).toBe(1);
       await second.close();
     },

@@ -16,7 +16,10 @@ describe('migration runner', () => {
   it('two processes migrating the same empty database apply each migration once and both exit 0', async () => {
     db = await createTestDatabase({ modules: [baseModule], migrate: false });
     const migrate = () =>
-      run('node', [moduleCli, 'migrate', '--json', '--package', 'packages/base'], { cwd: workspace, env: { ...process.env, DATABASE_URL: db.url } });
+      run('node', [moduleCli, 'migrate', '--json', '--package', 'packages/base'], {
+        cwd: workspace,
+        env: { ...process.env, DATABASE_URL: db.url },
+      });
     const [a, b] = await Promise.all([migrate(), migrate()]);
     const applied = [...JSON.parse(a.stdout)[0].applied, ...JSON.parse(b.stdout)[0].applied];
     expect(applied.sort()).toEqual(baseModule.migrations.map((m) => m.name).sort());

@@ -45,10 +45,18 @@ describe('operations behind the CLIs', () => {
       const runner = new MigrationRunner({ url: db.url });
       expect((await runner.up([withMigration]))[0].applied).toEqual([generated.className]);
       expect((await checkModuleDrift(withMigration, [withMigration], { target: target() })).statements).toEqual([]);
-      expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'partition_policies' AND column_name = 'owner_team'`)).toHaveLength(1);
+      expect(
+        await db.query(
+          `SELECT column_name FROM information_schema.columns WHERE table_name = 'partition_policies' AND column_name = 'owner_team'`,
+        ),
+      ).toHaveLength(1);
 
       expect(await runner.down(withMigration)).toEqual([generated.className]);
-      expect(await db.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'partition_policies' AND column_name = 'owner_team'`)).toEqual([]);
+      expect(
+        await db.query(
+          `SELECT column_name FROM information_schema.columns WHERE table_name = 'partition_policies' AND column_name = 'owner_team'`,
+        ),
+      ).toEqual([]);
       expect((await checkModuleDrift(baseModule, [baseModule], { target: target() })).statements).toEqual([]);
     } finally {
       rmSync(packageDir, { recursive: true, force: true });
@@ -69,7 +77,10 @@ describe('operations behind the CLIs', () => {
     expect((await databaseHealth([baseModule], { target: target() })).status).toBe('healthy');
 
     const [org] = await db.query<{ id: string }>(`INSERT INTO base.organizations (name, slug) VALUES ('H', 'health') RETURNING id`);
-    await db.query(`INSERT INTO base.audit_log (organization_id, action, table_name, created_at) VALUES ($1, 'test', 'x.y', now() + interval '5 years')`, [org.id]);
+    await db.query(
+      `INSERT INTO base.audit_log (organization_id, action, table_name, created_at) VALUES ($1, 'test', 'x.y', now() + interval '5 years')`,
+      [org.id],
+    );
     await db.query(`CREATE TABLE base.unprotected (id int PRIMARY KEY, organization_id uuid NOT NULL)`);
 
     const degraded = await databaseHealth([baseModule], { target: target() });
@@ -127,7 +138,9 @@ describe('operations behind the CLIs', () => {
     expect(broken.ok).toBe(false);
     const violations = Object.fromEntries(broken.checks.map((c) => [c.check, c.violations]));
     expect(violations['tenant tables force row-level security']).toEqual(['integrity_test.children']);
-    expect(violations['references between tenant tables are tenant-consistent']).toEqual(['integrity_test.children.children_parent_id_fkey']);
+    expect(violations['references between tenant tables are tenant-consistent']).toEqual([
+      'integrity_test.children.children_parent_id_fkey',
+    ]);
     expect(violations['tenant rows are erased with their organization (ON DELETE CASCADE)']).toEqual(['integrity_test.children']);
     expect(violations['partitioned tables have a partition policy']).toEqual(['integrity_test.events']);
     expect(violations['constraints are validated']).toEqual([]);

@@ -174,9 +174,7 @@ describe('partitioning migration (PostgreSQL)', () => {
       await ds.query(`CREATE TABLE base.test_int_key (id bigint NOT NULL) PARTITION BY RANGE (id)`);
       const register = (args: string) => ds.query(`SELECT base.register_partitioned_table(${args})`);
 
-      await expect(register(`'base.test_plain', 'created_at', 'month'`)).rejects.toThrow(
-        'table base.test_plain is not partitioned',
-      );
+      await expect(register(`'base.test_plain', 'created_at', 'month'`)).rejects.toThrow('table base.test_plain is not partitioned');
       await expect(register(`'base.test_other_col', 'created_at', 'month'`)).rejects.toThrow(
         'table base.test_other_col is partitioned by RANGE (seen_at), not by RANGE (created_at)',
       );
@@ -186,9 +184,7 @@ describe('partitioning migration (PostgreSQL)', () => {
       await expect(register(`'base.test_int_key', 'id', 'month'`)).rejects.toThrow(
         'partition key base.test_int_key.id has type bigint; only timestamptz, timestamp and date are supported',
       );
-      await expect(register(`'base.test_missing', 'created_at', 'month'`)).rejects.toThrow(
-        'table base.test_missing does not exist',
-      );
+      await expect(register(`'base.test_missing', 'created_at', 'month'`)).rejects.toThrow('table base.test_missing does not exist');
       await expect(register(`'test_plain', 'created_at', 'month'`)).rejects.toThrow(/schema-qualified/);
       await expect(register(`'base.test_other_col', 'seen_at', 'year'`)).rejects.toThrow(
         "partition interval must be day, week or month, got 'year'",
@@ -206,9 +202,7 @@ describe('partitioning migration (PostgreSQL)', () => {
         'table base.test_other_col is not registered for partition maintenance',
       );
 
-      const [{ n }] = await ds.query(
-        `SELECT count(*)::int AS n FROM base.partition_policies WHERE parent_table <> 'base.test_events'`,
-      );
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM base.partition_policies WHERE parent_table <> 'base.test_events'`);
       expect(n).toBe(0);
       expect(await partitions(ds, 'base.test_other_col')).toEqual([]);
     });
@@ -232,9 +226,7 @@ describe('partitioning migration (PostgreSQL)', () => {
       const [result] = await runMaintenance(ds, t);
       expect(result.table).toBe(t);
       expect(result.moved_rows).toBe(far.length);
-      expect([...result.created].sort()).toEqual(
-        [-36, -14, 24].map((i) => `test_far_p${stamp(monthStart(i))}`).sort(),
-      );
+      expect([...result.created].sort()).toEqual([-36, -14, 24].map((i) => `test_far_p${stamp(monthStart(i))}`).sort());
       expect(result.dropped).toEqual([]);
       expect(result.detached).toEqual([]);
 
@@ -385,9 +377,7 @@ describe('partitioning migration (PostgreSQL)', () => {
       const clients = [new Client({ connectionString: db.url }), new Client({ connectionString: db.url })];
       await Promise.all(clients.map((c) => c.connect()));
       try {
-        const results = await Promise.all(
-          clients.map((c) => c.query(`SELECT base.run_maintenance($1) AS result`, [t])),
-        );
+        const results = await Promise.all(clients.map((c) => c.query(`SELECT base.run_maintenance($1) AS result`, [t])));
         const entries: TableResult[] = results.map((r) => r.rows[0].result.tables[0]);
         expect(entries[0].moved_rows + entries[1].moved_rows).toBe(120);
         const created = [...entries[0].created, ...entries[1].created];
@@ -479,10 +469,7 @@ describe('partitioning migration (PostgreSQL)', () => {
                       FOR EACH ROW EXECUTE FUNCTION base.test_rls_touch()`);
       await ds.query(`SELECT base.register_partitioned_table($1, 'created_at', 'day', 2)`, [t]);
       await ds.query(`ALTER TABLE base.test_rls DISABLE TRIGGER test_rls_touch`);
-      await ds.query(`INSERT INTO base.test_rls (created_at, org_id) VALUES ($1, 1), ($1, 2), ($2, 3)`, [
-        midMonth(-40),
-        midMonth(30),
-      ]);
+      await ds.query(`INSERT INTO base.test_rls (created_at, org_id) VALUES ($1, 1), ($1, 2), ($2, 3)`, [midMonth(-40), midMonth(30)]);
       await ds.query(`ALTER TABLE base.test_rls ENABLE TRIGGER test_rls_touch`);
       const before = await ds.query(`SELECT id, created_at, org_id, doubled FROM base.test_rls ORDER BY id`);
 
@@ -534,12 +521,15 @@ describe('partitioning migration (PostgreSQL)', () => {
       const tables = await runMaintenance(ds, null);
       expect(tables.find((e) => e.table === 'base.test_gone')?.error).toBe('registered table base.test_gone no longer exists');
       expect(tables.find((e) => e.table === t)?.error).toMatch(/other tables reference it by foreign key/);
-      expect(tables.find((e) => e.table === 'base.test_sweep')).toMatchObject({ moved_rows: 1, created: [`test_sweep_p${stamp(monthStart(-30))}`] });
+      expect(tables.find((e) => e.table === 'base.test_sweep')).toMatchObject({
+        moved_rows: 1,
+        created: [`test_sweep_p${stamp(monthStart(-30))}`],
+      });
       await ds.query(`SELECT base.unregister_partitioned_table($1)`, [t]);
       await ds.query(`SELECT base.unregister_partitioned_table('base.test_gone')`);
-      expect(
-        await ds.query(`SELECT parent_table FROM base.partition_policies WHERE parent_table IN ($1, 'base.test_gone')`, [t]),
-      ).toEqual([]);
+      expect(await ds.query(`SELECT parent_table FROM base.partition_policies WHERE parent_table IN ($1, 'base.test_gone')`, [t])).toEqual(
+        [],
+      );
     });
   });
 
@@ -608,25 +598,22 @@ describe('partitioning migration (PostgreSQL)', () => {
         await m.query(`SELECT base.register_partitioned_table('base.test_dst', 'created_at', 'month', 12)`);
       });
       const parts = (await partitions(ds, 'base.test_dst')).slice(1);
-      expect(parts.map((p) => [p.from, p.to])).toEqual(
-        Array.from({ length: 13 }, (_, i) => [monthStart(i), monthStart(i + 1)]),
-      );
+      expect(parts.map((p) => [p.from, p.to])).toEqual(Array.from({ length: 13 }, (_, i) => [monthStart(i), monthStart(i + 1)]));
     });
   });
 
   describe('privileges', () => {
     it('lets strata_app run maintenance but not register, and runs everything as the owner', async () => {
-      const rows: Array<{ fn: string; app: boolean; definer: boolean; config: string[] | null; public_exec: boolean }> =
-        await ds.query(
-          `SELECT p.proname AS fn,
+      const rows: Array<{ fn: string; app: boolean; definer: boolean; config: string[] | null; public_exec: boolean }> = await ds.query(
+        `SELECT p.proname AS fn,
                   has_function_privilege('strata_app', p.oid, 'EXECUTE') AS app,
                   p.prosecdef AS definer,
                   p.proconfig AS config,
                   coalesce(EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0), true) AS public_exec
              FROM pg_proc p WHERE p.pronamespace = 'base'::regnamespace AND p.proname = ANY($1)
             ORDER BY 1`,
-          [PARTITIONING_FUNCTIONS],
-        );
+        [PARTITIONING_FUNCTIONS],
+      );
       expect(rows.map((r) => r.fn)).toEqual(PARTITIONING_FUNCTIONS);
       const byName = Object.fromEntries(rows.map((r) => [r.fn, r]));
       expect(byName.run_maintenance).toMatchObject({ app: true, definer: true, public_exec: false });
@@ -657,9 +644,9 @@ describe('partitioning migration (PostgreSQL)', () => {
         expect(granted).toBe(true);
         const [{ result }] = await qr.query(`SELECT base.run_maintenance('base.test_far') AS result`);
         expect(result.tables[0].table).toBe('base.test_far');
-        await expect(
-          qr.query(`SELECT base.register_partitioned_table('base.test_far', 'created_at', 'day')`),
-        ).rejects.toThrow(/permission denied/);
+        await expect(qr.query(`SELECT base.register_partitioned_table('base.test_far', 'created_at', 'day')`)).rejects.toThrow(
+          /permission denied/,
+        );
       } finally {
         await qr.rollbackTransaction();
         await qr.release();
@@ -693,9 +680,7 @@ describe('partitioning migration up → down → up', () => {
     ]);
     expect(functionNames(migrated)).toEqual([...functionNames(core), ...PARTITIONING_FUNCTIONS].sort());
 
-    expect(await runner.down(partitioningModule, { to: 'CreateCoreSchema1795443100000' })).toEqual([
-      'Partitioning1795443200000',
-    ]);
+    expect(await runner.down(partitioningModule, { to: 'CreateCoreSchema1795443100000' })).toEqual(['Partitioning1795443200000']);
     expect(await catalogSnapshot(db, ['base'])).toEqual(core);
     const [status] = await runner.status([partitioningModule]);
     expect(status.applied.map((a) => a.name)).toEqual(['CreateCoreSchema1795443100000']);
@@ -754,19 +739,14 @@ describe('partitioning migration owned by a non-superuser', () => {
   it('moves DEFAULT rows of a FORCE ROW LEVEL SECURITY table and puts FORCE back', async () => {
     const t = 'base.test_owned';
     await asOwner(async (m) => {
-      const [{ superuser }] = await m.query(
-        `SELECT rolsuper OR rolbypassrls AS superuser FROM pg_roles WHERE rolname = current_user`,
-      );
+      const [{ superuser }] = await m.query(`SELECT rolsuper OR rolbypassrls AS superuser FROM pg_roles WHERE rolname = current_user`);
       expect(superuser).toBe(false);
 
       await createEventsTable(m, t);
       await m.query(`ALTER TABLE base.test_owned ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY`);
       await m.query(`CREATE POLICY test_owned_all ON base.test_owned USING (payload IS DISTINCT FROM 'hidden')`);
       await m.query(`SELECT base.register_partitioned_table($1, 'created_at', 'month', 1)`, [t]);
-      await m.query(`INSERT INTO base.test_owned (created_at, payload) VALUES ($1, 'a'), ($2, 'b')`, [
-        midMonth(-12),
-        midMonth(12),
-      ]);
+      await m.query(`INSERT INTO base.test_owned (created_at, payload) VALUES ($1, 'a'), ($2, 'b')`, [midMonth(-12), midMonth(12)]);
     });
     // The owner cannot see DEFAULT's rows directly: FORCE and no policy of its own.
     expect(await asOwner((m) => defaultCount(m, t))).toBe(0);

@@ -32,7 +32,9 @@ describe('tenancy', () => {
       SELECT base.enable_tenant_rls('tenancy_test.parents');
       SELECT base.enable_tenant_rls('tenancy_test.children');`);
     for (const org of [a, b]) {
-      await withTenant(db.dataSource, org, (m) => m.query(`INSERT INTO tenancy_test.parents (organization_id, name) VALUES ($1, 'p')`, [org]));
+      await withTenant(db.dataSource, org, (m) =>
+        m.query(`INSERT INTO tenancy_test.parents (organization_id, name) VALUES ($1, 'p')`, [org]),
+      );
     }
   });
 
@@ -80,7 +82,9 @@ describe('tenancy', () => {
   it("org A cannot insert a row that references org B's row (the database refuses)", async () => {
     const parentB = await parentOf(b);
     await expect(
-      withTenant(db.dataSource, a, (m) => m.query('INSERT INTO tenancy_test.children (organization_id, parent_id) VALUES ($1, $2)', [a, parentB])),
+      withTenant(db.dataSource, a, (m) =>
+        m.query('INSERT INTO tenancy_test.children (organization_id, parent_id) VALUES ($1, $2)', [a, parentB]),
+      ),
     ).rejects.toThrow(/children_organization_id_parent_id_fkey/);
     const counts = await db.query<{ n: string }>('SELECT count(*) AS n FROM tenancy_test.children');
     expect(Number(counts[0].n)).toBe(0);
@@ -103,7 +107,9 @@ describe('tenancy', () => {
     expect(user.email).toBe('ada@example.com');
     await orgs.addMember(a, { userId: user.id, role: 'admin' });
     const entries = await db.query<{ action: string; table_name: string }>(
-      `SELECT action, table_name FROM base.audit_log WHERE organization_id = $1 ORDER BY created_at`, [a]);
+      `SELECT action, table_name FROM base.audit_log WHERE organization_id = $1 ORDER BY created_at`,
+      [a],
+    );
     expect(entries).toEqual(
       expect.arrayContaining([
         { action: 'insert', table_name: 'base.organizations' },
@@ -115,7 +121,7 @@ describe('tenancy', () => {
     await expect(db.query('TRUNCATE base.audit_log')).rejects.toThrow(/append-only/);
   });
 
-  it("deleting an organization removes its rows everywhere, and only its rows", async () => {
+  it('deleting an organization removes its rows everywhere, and only its rows', async () => {
     const doomed = (await orgs.create({ name: 'Doomed', slug: 'doomed' })).id;
     await withTenant(db.dataSource, doomed, async (m) => {
       const [parent] = await m.query(`INSERT INTO tenancy_test.parents (organization_id, name) VALUES ($1, 'p') RETURNING id`, [doomed]);

@@ -4,8 +4,10 @@ import { OrganizationsService, ValidationError, baseModule } from '../src';
 describe('validation', () => {
   const db = useTestDatabase({ modules: [baseModule] });
   const counts = async () =>
-    (await db.query(`SELECT (SELECT count(*) FROM base.organizations) AS orgs, (SELECT count(*) FROM base.users) AS users,
-                            (SELECT count(*) FROM base.organization_memberships) AS members`))[0];
+    (
+      await db.query(`SELECT (SELECT count(*) FROM base.organizations) AS orgs, (SELECT count(*) FROM base.users) AS users,
+                            (SELECT count(*) FROM base.organization_memberships) AS members`)
+    )[0];
 
   const expectFields = async (promise: Promise<unknown>, fields: string[]) => {
     const error = await promise.catch((e: unknown) => e);

@@ -18,10 +18,23 @@ describe('ProjectsService', () => {
   describe('create', () => {
     it('creates an active project with defaults', async () => {
       const project = await projects.create(a.id, { name: 'Web App', slug: 'web-app' });
-      expect(project).toMatchObject({ organizationId: a.id, name: 'Web App', slug: 'web-app', description: null, status: 'active', settings: {}, archivedAt: null });
+      expect(project).toMatchObject({
+        organizationId: a.id,
+        name: 'Web App',
+        slug: 'web-app',
+        description: null,
+        status: 'active',
+        settings: {},
+        archivedAt: null,
+      });
       expect(project.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(project.createdAt).toBeInstanceOf(Date);
-      const full = await projects.create(a.id, { name: 'API', slug: 'api', description: 'The public API', settings: { ci: { provider: 'github' } } });
+      const full = await projects.create(a.id, {
+        name: 'API',
+        slug: 'api',
+        description: 'The public API',
+        settings: { ci: { provider: 'github' } },
+      });
       expect(full).toMatchObject({ description: 'The public API', settings: { ci: { provider: 'github' } } });
     });
 
@@ -104,7 +117,10 @@ describe('ProjectsService', () => {
         await expectRefused(projects.rename(a.id, theirs.id, { name: 'Stolen' }), NotFoundError, 'project');
         await expectRefused(projects.update(a.id, project.id, {}), ValidationError, ['(input)']);
         await expectRefused(projects.update(a.id, project.id, { settings: null } as never), ValidationError, ['settings']);
-        await expectRefused(projects.update(a.id, project.id, { description: 7, settings: 'x' } as never), ValidationError, ['description', 'settings']);
+        await expectRefused(projects.update(a.id, project.id, { description: 7, settings: 'x' } as never), ValidationError, [
+          'description',
+          'settings',
+        ]);
         await expectRefused(projects.update(a.id, project.id, { status: 'archived' } as never), ValidationError, ['status']);
         await expectRefused(projects.update(a.id, UNKNOWN_ID, { description: 'x' }), NotFoundError, 'project');
         await expectRefused(projects.update(a.id, theirs.id, { description: 'x' }), NotFoundError, 'project');
@@ -157,7 +173,11 @@ describe('ProjectsService', () => {
       }
 
       const all = await projects.list(tenant.id);
-      expect(all.map((s) => [s.project.name, s.repositoryCount])).toEqual([['Alpha', 2], ['Old', 0], ['Zeta', 0]]);
+      expect(all.map((s) => [s.project.name, s.repositoryCount])).toEqual([
+        ['Alpha', 2],
+        ['Old', 0],
+        ['Zeta', 0],
+      ]);
       expect(all[0].project).toEqual(await projects.get(tenant.id, alpha.id));
       expect((await projects.list(tenant.id, { status: 'active' })).map((s) => s.project.id)).toEqual([alpha.id, zeta.id]);
       expect((await projects.list(tenant.id, { status: 'archived' })).map((s) => s.project.id)).toEqual([old.id]);

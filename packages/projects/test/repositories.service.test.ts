@@ -17,7 +17,11 @@ describe('RepositoriesService', () => {
     b = await createTenant(db, 'b');
   });
 
-  const github = (fullName: string, more: Partial<RegisterRepositoryInput> = {}): RegisterRepositoryInput => ({ provider: 'github', fullName, ...more });
+  const github = (fullName: string, more: Partial<RegisterRepositoryInput> = {}): RegisterRepositoryInput => ({
+    provider: 'github',
+    fullName,
+    ...more,
+  });
 
   describe('register', () => {
     it('registers a repository with defaults', async () => {
@@ -45,8 +49,19 @@ describe('RepositoriesService', () => {
         visibility: 'internal',
         metadata: { topics: ['ml'] },
       });
-      expect(full).toMatchObject({ externalId: '4711', defaultBranch: 'release/2.x', visibility: 'internal', metadata: { topics: ['ml'] } });
-      const urls = ['git@github.com:acme/a.git', 'ssh://git@example.com:2222/acme/b.git', 'git://example.com/acme/c', 'http://git.local/acme/d', 'deploy@host.internal:/srv/git/e.git'];
+      expect(full).toMatchObject({
+        externalId: '4711',
+        defaultBranch: 'release/2.x',
+        visibility: 'internal',
+        metadata: { topics: ['ml'] },
+      });
+      const urls = [
+        'git@github.com:acme/a.git',
+        'ssh://git@example.com:2222/acme/b.git',
+        'git://example.com/acme/c',
+        'http://git.local/acme/d',
+        'deploy@host.internal:/srv/git/e.git',
+      ];
       for (const [i, cloneUrl] of urls.entries()) {
         expect((await repositories.register(a.id, github(`acme/url-${i}`, { cloneUrl }))).cloneUrl).toBe(cloneUrl);
       }
@@ -62,7 +77,10 @@ describe('RepositoriesService', () => {
       await expectNothingWritten(db, async () => {
         await expectRefused(repositories.register(a.id, github('acme/unique')), ConflictError, ['provider', 'fullName']);
         await expectRefused(repositories.register(a.id, github('ACME/Unique')), ConflictError, ['provider', 'fullName']);
-        await expectRefused(repositories.register(a.id, github('acme/other', { externalId: '1001' })), ConflictError, ['provider', 'externalId']);
+        await expectRefused(repositories.register(a.id, github('acme/other', { externalId: '1001' })), ConflictError, [
+          'provider',
+          'externalId',
+        ]);
       });
     });
 
@@ -70,18 +88,62 @@ describe('RepositoriesService', () => {
       await expectNothingWritten(db, async () => {
         await expectRefused(repositories.register(a.id, {} as never), ValidationError, ['provider', 'fullName']);
         await expectRefused(repositories.register(a.id, { provider: 'svn', fullName: 'acme/x' } as never), ValidationError, ['provider']);
-        await expectRefused(repositories.register(a.id, { provider: 'GitHub', fullName: 'acme/x' } as never), ValidationError, ['provider']);
-        for (const fullName of ['widgets', '/acme/x', 'acme/x/', 'acme//x', 'acme/my repo', 'acme/..', './x', 'acme/x?y', `acme/${'x'.repeat(255)}`, 42]) {
+        await expectRefused(repositories.register(a.id, { provider: 'GitHub', fullName: 'acme/x' } as never), ValidationError, [
+          'provider',
+        ]);
+        for (const fullName of [
+          'widgets',
+          '/acme/x',
+          'acme/x/',
+          'acme//x',
+          'acme/my repo',
+          'acme/..',
+          './x',
+          'acme/x?y',
+          `acme/${'x'.repeat(255)}`,
+          42,
+        ]) {
           await expectRefused(repositories.register(a.id, github(fullName as string)), ValidationError, ['fullName']);
         }
-        const badUrls = ['ftp://example.com/a/b', 'not a url', 'https://github.com', 'https://user:token@github.com/acme/x.git', 'github.com:acme/x', 'git@github.com:', 'https://exa mple.com/a', 42];
+        const badUrls = [
+          'ftp://example.com/a/b',
+          'not a url',
+          'https://github.com',
+          'https://user:token@github.com/acme/x.git',
+          'github.com:acme/x',
+          'git@github.com:',
+          'https://exa mple.com/a',
+          42,
+        ];
         for (const cloneUrl of badUrls) {
-          await expectRefused(repositories.register(a.id, github('acme/x', { cloneUrl: cloneUrl as string })), ValidationError, ['cloneUrl']);
+          await expectRefused(repositories.register(a.id, github('acme/x', { cloneUrl: cloneUrl as string })), ValidationError, [
+            'cloneUrl',
+          ]);
         }
-        for (const defaultBranch of ['', 'feature branch', 'a..b', '-x', '/x', 'x/', 'x.lock', 'x.', 'a//b', '@', 'a@{1}', 'a:b', 'a/.hidden', null, 3]) {
-          await expectRefused(repositories.register(a.id, github('acme/x', { defaultBranch: defaultBranch as string })), ValidationError, ['defaultBranch']);
+        for (const defaultBranch of [
+          '',
+          'feature branch',
+          'a..b',
+          '-x',
+          '/x',
+          'x/',
+          'x.lock',
+          'x.',
+          'a//b',
+          '@',
+          'a@{1}',
+          'a:b',
+          'a/.hidden',
+          null,
+          3,
+        ]) {
+          await expectRefused(repositories.register(a.id, github('acme/x', { defaultBranch: defaultBranch as string })), ValidationError, [
+            'defaultBranch',
+          ]);
         }
-        await expectRefused(repositories.register(a.id, github('acme/x', { visibility: 'secret' } as never)), ValidationError, ['visibility']);
+        await expectRefused(repositories.register(a.id, github('acme/x', { visibility: 'secret' } as never)), ValidationError, [
+          'visibility',
+        ]);
         await expectRefused(repositories.register(a.id, github('acme/x', { visibility: null } as never)), ValidationError, ['visibility']);
         await expectRefused(repositories.register(a.id, github('acme/x', { metadata: [] } as never)), ValidationError, ['metadata']);
         await expectRefused(repositories.register(a.id, github('acme/x', { externalId: '' })), ValidationError, ['externalId']);
@@ -114,7 +176,10 @@ describe('RepositoriesService', () => {
       expect(await repositories.findByExternalId(a.id, 'github', '99')).toBeNull();
       await expectRefused(repositories.findByFullName(a.id, 'svn' as never, 'a/b'), ValidationError, ['provider']);
       await expectRefused(repositories.findByFullName(a.id, 'github', 'no-slash'), ValidationError, ['fullName']);
-      await expectRefused(repositories.findByFullName(a.id, undefined as never, undefined as never), ValidationError, ['provider', 'fullName']);
+      await expectRefused(repositories.findByFullName(a.id, undefined as never, undefined as never), ValidationError, [
+        'provider',
+        'fullName',
+      ]);
       await expectRefused(repositories.findByExternalId(a.id, 'github', 99 as never), ValidationError, ['externalId']);
       await expectRefused(repositories.findByExternalId(a.id, 'cvs' as never, ''), ValidationError, ['provider', 'externalId']);
       await expectRefused(repositories.findByFullName('nope', 'github', 'a/b'), TenantError);
@@ -131,9 +196,18 @@ describe('RepositoriesService', () => {
         metadata: { language: 'go' },
         externalId: '555',
       });
-      expect(updated).toMatchObject({ fullName: 'acme/new-name', defaultBranch: 'develop', visibility: 'public', metadata: { language: 'go' }, externalId: '555' });
+      expect(updated).toMatchObject({
+        fullName: 'acme/new-name',
+        defaultBranch: 'develop',
+        visibility: 'public',
+        metadata: { language: 'go' },
+        externalId: '555',
+      });
       expect(updated.cloneUrl).toBe('git@github.com:acme/old-name.git');
-      expect(await repositories.update(a.id, repository.id, { cloneUrl: null, externalId: null })).toMatchObject({ cloneUrl: null, externalId: null });
+      expect(await repositories.update(a.id, repository.id, { cloneUrl: null, externalId: null })).toMatchObject({
+        cloneUrl: null,
+        externalId: null,
+      });
       expect(await repositories.get(a.id, repository.id)).toMatchObject({ fullName: 'acme/new-name', cloneUrl: null });
     });
 
@@ -146,7 +220,10 @@ describe('RepositoriesService', () => {
         await expectRefused(repositories.update(a.id, mine.id, { provider: 'gitlab' } as never), ValidationError, ['provider']);
         await expectRefused(repositories.update(a.id, mine.id, { fullName: 'bad' }), ValidationError, ['fullName']);
         await expectRefused(repositories.update(a.id, mine.id, { fullName: null } as never), ValidationError, ['fullName']);
-        await expectRefused(repositories.update(a.id, mine.id, { defaultBranch: 'a b', visibility: 'open' } as never), ValidationError, ['defaultBranch', 'visibility']);
+        await expectRefused(repositories.update(a.id, mine.id, { defaultBranch: 'a b', visibility: 'open' } as never), ValidationError, [
+          'defaultBranch',
+          'visibility',
+        ]);
         await expectRefused(repositories.update(a.id, mine.id, { cloneUrl: 'file:///etc/passwd' }), ValidationError, ['cloneUrl']);
         await expectRefused(repositories.update(a.id, mine.id, { metadata: null } as never), ValidationError, ['metadata']);
         await expectRefused(repositories.update(a.id, mine.id, { fullName: 'Acme/Taken' }), ConflictError, ['provider', 'fullName']);
@@ -199,7 +276,11 @@ describe('RepositoriesService', () => {
 
         await expectRefused(repositories.unlinkFromProject(a.id, project.id, 'x'), ValidationError, ['repositoryId']);
         await expectRefused(repositories.unlinkFromProject(a.id, project.id, UNKNOWN_ID), NotFoundError, 'project repository link');
-        await expectRefused(repositories.unlinkFromProject(a.id, theirProject.id, theirRepository.id), NotFoundError, 'project repository link');
+        await expectRefused(
+          repositories.unlinkFromProject(a.id, theirProject.id, theirRepository.id),
+          NotFoundError,
+          'project repository link',
+        );
 
         await expectRefused(repositories.listForProject(a.id, 'x'), ValidationError, ['projectId']);
         await expectRefused(repositories.listForProject(a.id, UNKNOWN_ID), NotFoundError, 'project');

@@ -30,7 +30,8 @@ describe('projects schema', () => {
         ORDER BY 1`,
     );
     expect(tables.map((t) => t.name).sort()).toEqual([...PROJECT_TABLES].sort());
-    for (const table of tables) expect(table).toEqual({ name: table.name, rls: true, forced: true, tenant_key: true, erased: true, audited: true });
+    for (const table of tables)
+      expect(table).toEqual({ name: table.name, rls: true, forced: true, tenant_key: true, erased: true, audited: true });
   });
 
   it('the CHECK constraints use the same patterns as the services, read alike by PostgreSQL', async () => {
@@ -42,12 +43,29 @@ describe('projects schema', () => {
     for (const check of checks) {
       expect(check.definition).toContain(check.name === 'repositories_full_name_check' ? FULL_NAME_SOURCE : SLUG_PATTERN.source);
     }
-    const samples = ['acme/app', 'Acme/.github', 'g/sub/name', 'web-app', 'a', 'x'.repeat(100), 'noslash', '/a/b', 'a/b/', 'a//b', 'a/..', '../b', 'a b/c', '-web', 'web-', 'Web'];
+    const samples = [
+      'acme/app',
+      'Acme/.github',
+      'g/sub/name',
+      'web-app',
+      'a',
+      'x'.repeat(100),
+      'noslash',
+      '/a/b',
+      'a/b/',
+      'a//b',
+      'a/..',
+      '../b',
+      'a b/c',
+      '-web',
+      'web-',
+      'Web',
+    ];
     for (const source of [SLUG_PATTERN.source, FULL_NAME_SOURCE]) {
-      const [row] = await db.query<{ matches: boolean[] }>(`SELECT array_agg(s ~ $2 ORDER BY i) AS matches FROM unnest($1::text[]) WITH ORDINALITY AS t(s, i)`, [
-        samples,
-        source,
-      ]);
+      const [row] = await db.query<{ matches: boolean[] }>(
+        `SELECT array_agg(s ~ $2 ORDER BY i) AS matches FROM unnest($1::text[]) WITH ORDINALITY AS t(s, i)`,
+        [samples, source],
+      );
       expect(row.matches).toEqual(samples.map((s) => new RegExp(source).test(s)));
     }
   });
@@ -55,11 +73,21 @@ describe('projects schema', () => {
   it('the database itself refuses rows the services would never write', async () => {
     const tenant = await createTenant(db, 'checks');
     const insert = (sql: string) => withTenant(db.dataSource, tenant.id, (m) => m.query(sql, [tenant.id]));
-    await expect(insert(`INSERT INTO projects.projects (organization_id, name, slug, status) VALUES ($1, 'x', 'x', 'archived')`)).rejects.toThrow(/projects_archived_at_check/);
-    await expect(insert(`INSERT INTO projects.projects (organization_id, name, slug) VALUES ($1, 'x', 'Bad Slug')`)).rejects.toThrow(/projects_slug_check/);
-    await expect(insert(`INSERT INTO projects.repositories (organization_id, provider, full_name) VALUES ($1, 'svn', 'a/b')`)).rejects.toThrow(/repositories_provider_check/);
-    await expect(insert(`INSERT INTO projects.repositories (organization_id, provider, full_name) VALUES ($1, 'github', 'a b')`)).rejects.toThrow(/repositories_full_name_check/);
-    await expect(insert(`INSERT INTO projects.teams (organization_id, name, slug) VALUES ($1, '', 'x')`)).rejects.toThrow(/teams_name_check/);
+    await expect(
+      insert(`INSERT INTO projects.projects (organization_id, name, slug, status) VALUES ($1, 'x', 'x', 'archived')`),
+    ).rejects.toThrow(/projects_archived_at_check/);
+    await expect(insert(`INSERT INTO projects.projects (organization_id, name, slug) VALUES ($1, 'x', 'Bad Slug')`)).rejects.toThrow(
+      /projects_slug_check/,
+    );
+    await expect(
+      insert(`INSERT INTO projects.repositories (organization_id, provider, full_name) VALUES ($1, 'svn', 'a/b')`),
+    ).rejects.toThrow(/repositories_provider_check/);
+    await expect(
+      insert(`INSERT INTO projects.repositories (organization_id, provider, full_name) VALUES ($1, 'github', 'a b')`),
+    ).rejects.toThrow(/repositories_full_name_check/);
+    await expect(insert(`INSERT INTO projects.teams (organization_id, name, slug) VALUES ($1, '', 'x')`)).rejects.toThrow(
+      /teams_name_check/,
+    );
   });
 
   it('up → down → up leaves the catalog exactly as it was, and base stays while projects is reverted', async () => {
@@ -67,12 +95,16 @@ describe('projects schema', () => {
     const first = await catalogSnapshot(db, ['projects']);
     const base = await catalogSnapshot(db, ['base']);
     expect(first.some((line) => line.startsWith('policy projects.team_members.tenant_isolation'))).toBe(true);
-    expect(first.some((line) => line.includes('repositories_organization_id_provider_full_name_key') && line.includes('strata:manual'))).toBe(true);
+    expect(
+      first.some((line) => line.includes('repositories_organization_id_provider_full_name_key') && line.includes('strata:manual')),
+    ).toBe(true);
 
     expect(await runner.down(projectsModule, { to: '0' })).toEqual(projectsModule.migrations.map((m) => m.name));
     const empty = await catalogSnapshot(db, ['projects']);
     // Only the schema itself is left: the runner created it and keeps its history table there.
-    expect(empty.filter((line) => !/projects\.migrations/.test(line)).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual(['schema projects']);
+    expect(empty.filter((line) => !/projects\.migrations/.test(line)).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([
+      'schema projects',
+    ]);
     expect(await catalogSnapshot(db, ['base'])).toEqual(base);
     expect((await validateIntegrity(db)).ok).toBe(true);
 

@@ -1,7 +1,19 @@
 import { OrganizationsService } from '@strata/base';
-import { TestDatabase, UNKNOWN_ID, expectNothingWritten as nothingWrittenIn, expectRefused, rowCounts as rowCountsOf } from '@strata/testing';
+import {
+  TestDatabase,
+  UNKNOWN_ID,
+  expectNothingWritten as nothingWrittenIn,
+  expectRefused,
+  rowCounts as rowCountsOf,
+} from '@strata/testing';
 
-export const PROJECT_TABLES = ['projects.projects', 'projects.repositories', 'projects.project_repositories', 'projects.teams', 'projects.team_members'];
+export const PROJECT_TABLES = [
+  'projects.projects',
+  'projects.repositories',
+  'projects.project_repositories',
+  'projects.teams',
+  'projects.team_members',
+];
 
 /** What a refused call must leave untouched: every projects table and the audit log. */
 const WATCHED = [...PROJECT_TABLES, 'base.audit_log'];

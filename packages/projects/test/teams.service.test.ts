@@ -31,7 +31,10 @@ describe('TeamsService', () => {
       expect(await teams.get(tenant.id, core.id)).toEqual(core);
       await teams.addMember(tenant.id, core.id, { userId: tenant.userId });
 
-      expect((await teams.list(tenant.id)).map((s) => [s.team.name, s.memberCount])).toEqual([['Core', 1], ['Docs', 0]]);
+      expect((await teams.list(tenant.id)).map((s) => [s.team.name, s.memberCount])).toEqual([
+        ['Core', 1],
+        ['Docs', 0],
+      ]);
       expect((await teams.list(tenant.id))[0].team).toEqual(core);
 
       expect(await teams.rename(tenant.id, docs.id, { name: 'Writers' })).toMatchObject({ name: 'Writers', slug: 'docs' });
@@ -39,7 +42,9 @@ describe('TeamsService', () => {
 
       await teams.delete(tenant.id, core.id);
       await expectRefused(teams.get(tenant.id, core.id), NotFoundError, 'team');
-      expect(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM projects.team_members WHERE team_id = $1', [core.id]))[0].n)).toBe(0);
+      expect(
+        Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM projects.team_members WHERE team_id = $1', [core.id]))[0].n),
+      ).toBe(0);
       expect((await teams.list(tenant.id)).map((s) => s.team.name)).toEqual(['Writers']);
     });
 
@@ -92,9 +97,15 @@ describe('TeamsService', () => {
         ['a@example.com', 'User a', 'member'],
       ]);
 
-      expect(await teams.changeRole(a.id, team.id, a.userId, { role: 'maintainer' })).toMatchObject({ userId: a.userId, role: 'maintainer' });
+      expect(await teams.changeRole(a.id, team.id, a.userId, { role: 'maintainer' })).toMatchObject({
+        userId: a.userId,
+        role: 'maintainer',
+      });
       const adaTeams = await teams.listTeamsForUser(a.id, ada);
-      expect(adaTeams.map((m) => [m.team.name, m.role])).toEqual([['Architects', 'member'], ['Reviewers', 'maintainer']]);
+      expect(adaTeams.map((m) => [m.team.name, m.role])).toEqual([
+        ['Architects', 'member'],
+        ['Reviewers', 'maintainer'],
+      ]);
 
       await teams.removeMember(a.id, team.id, ada);
       expect((await teams.listMembers(a.id, team.id)).map((m) => m.userId)).toEqual([a.userId]);
@@ -108,7 +119,9 @@ describe('TeamsService', () => {
       const tenant = await createTenant(db, 'leaver');
       const team = await teams.create(tenant.id, { name: 'Team', slug: 'team' });
       await teams.addMember(tenant.id, team.id, { userId: tenant.userId });
-      await withTenant(db.dataSource, tenant.id, (m) => m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [tenant.userId]));
+      await withTenant(db.dataSource, tenant.id, (m) =>
+        m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [tenant.userId]),
+      );
       expect(await teams.listMembers(tenant.id, team.id)).toEqual([]);
     });
 

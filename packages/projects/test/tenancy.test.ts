@@ -35,7 +35,8 @@ describe('tenancy of the projects schema', () => {
     ids.b = await populate(b, 'beta');
   });
 
-  const asTenant = <T>(tenant: Tenant, sql: string, params: unknown[] = []) => withTenant(db.dataSource, tenant.id, (m) => m.query(sql, params) as Promise<T>);
+  const asTenant = <T>(tenant: Tenant, sql: string, params: unknown[] = []) =>
+    withTenant(db.dataSource, tenant.id, (m) => m.query(sql, params) as Promise<T>);
 
   it.each(PROJECT_TABLES)("in %s, org A sees only its own rows and cannot update or delete org B's", async (table) => {
     const visible = await asTenant<{ id: string; organization_id: string }[]>(a, `SELECT id, organization_id FROM ${table}`);
@@ -48,7 +49,9 @@ describe('tenancy of the projects schema', () => {
   });
 
   it("org A cannot write a row carrying org B's id", async () => {
-    await expect(asTenant(a, `INSERT INTO projects.projects (organization_id, name, slug) VALUES ($1, 'x', 'x')`, [b.id])).rejects.toThrow(/row-level security/);
+    await expect(asTenant(a, `INSERT INTO projects.projects (organization_id, name, slug) VALUES ($1, 'x', 'x')`, [b.id])).rejects.toThrow(
+      /row-level security/,
+    );
     await expect(asTenant(a, `UPDATE projects.teams SET organization_id = $1`, [b.id])).rejects.toThrow(/row-level security/);
   });
 
@@ -69,10 +72,18 @@ describe('tenancy of the projects schema', () => {
       ]),
     ).rejects.toThrow(/project_repositories_organization_id_project_id_fkey/);
     await expect(
-      asTenant(a, `INSERT INTO projects.team_members (organization_id, team_id, user_id) VALUES ($1, $2, $3)`, [a.id, ids.a['projects.teams'], b.userId]),
+      asTenant(a, `INSERT INTO projects.team_members (organization_id, team_id, user_id) VALUES ($1, $2, $3)`, [
+        a.id,
+        ids.a['projects.teams'],
+        b.userId,
+      ]),
     ).rejects.toThrow(/team_members_organization_id_user_id_fkey/);
     await expect(
-      asTenant(a, `INSERT INTO projects.team_members (organization_id, team_id, user_id) VALUES ($1, $2, $3)`, [a.id, ids.b['projects.teams'], a.userId]),
+      asTenant(a, `INSERT INTO projects.team_members (organization_id, team_id, user_id) VALUES ($1, $2, $3)`, [
+        a.id,
+        ids.b['projects.teams'],
+        a.userId,
+      ]),
     ).rejects.toThrow(/team_members_organization_id_team_id_fkey/);
     // Repointing an existing link is refused the same way.
     await expect(

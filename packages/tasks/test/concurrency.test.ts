@@ -58,7 +58,7 @@ describe('concurrency', () => {
     const worker = async (index: number): Promise<void> => {
       const name = `worker-${index}`;
       const queue = new WorkQueueService(connections[index]);
-      for (let idle = 0; idle < 2000; ) {
+      for (let idle = 0; idle < 2000;) {
         const batch = await queue.claim(org, { workerId: name, count: 1 + (index % 3), leaseSeconds: 300 });
         if (batch.length === 0) {
           if (completed.size === TASKS) return;
@@ -86,7 +86,9 @@ describe('concurrency', () => {
       `SELECT count(*) FILTER (WHERE t.status = 'succeeded')::int AS succeeded, max(t.attempts)::int AS attempts,
               (SELECT count(*)::int FROM tasks.task_executions x WHERE x.organization_id = $1) AS executions,
               (SELECT count(*)::int FROM tasks.task_executions x WHERE x.organization_id = $1 AND x.status <> 'succeeded') AS running
-         FROM tasks.tasks t WHERE t.organization_id = $1`, [org]);
+         FROM tasks.tasks t WHERE t.organization_id = $1`,
+      [org],
+    );
     expect(summary).toEqual({ succeeded: TASKS, attempts: 1, executions: TASKS, running: 0 });
     // The database's clock agrees: every task was claimed after each of its
     // dependencies had finished (a claim and a completion are each one
@@ -95,7 +97,9 @@ describe('concurrency', () => {
       `SELECT d.task_id FROM tasks.task_dependencies d
          JOIN tasks.task_executions xt ON xt.task_id = d.task_id
          JOIN tasks.task_executions xd ON xd.task_id = d.depends_on_task_id
-        WHERE d.organization_id = $1 AND NOT xt.started_at > xd.finished_at`, [org]);
+        WHERE d.organization_id = $1 AND NOT xt.started_at > xd.finished_at`,
+      [org],
+    );
     expect(violations).toEqual([]);
   });
 
@@ -113,7 +117,9 @@ describe('concurrency', () => {
       expect(refusal).toBeInstanceOf(ValidationError);
       expect(refusal.fields).toEqual(['dependsOnTaskId']);
       expect(refusal.message).toMatch(/cycle/);
-      expect(await db.query('SELECT count(*)::int AS n FROM tasks.task_dependencies WHERE task_id = ANY ($1)', [[a.id, b.id]])).toEqual([{ n: 1 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM tasks.task_dependencies WHERE task_id = ANY ($1)', [[a.id, b.id]])).toEqual([
+        { n: 1 },
+      ]);
     }
   });
 
@@ -121,7 +127,8 @@ describe('concurrency', () => {
     const tasks = new TasksService(db.dataSource);
     const a = await tasks.enqueue(org, { title: 'x' });
     const b = await tasks.enqueue(org, { title: 'y' });
-    const insert = (from: string, to: string) => `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ('${org}', '${from}', '${to}')`;
+    const insert = (from: string, to: string) =>
+      `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ('${org}', '${from}', '${to}')`;
     let releaseFirst!: () => void;
     const firstMayCommit = new Promise<void>((resolve) => (releaseFirst = resolve));
     const first = withTenant(connections[2], org, async (m) => {
@@ -137,15 +144,23 @@ describe('concurrency', () => {
     if (concurrent) {
       // The server runs both at once: the second session is parked on the first one's lock.
       for (let i = 0; i < 400; i++) {
-        const waiting = await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`);
+        const waiting = await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`,
+        );
         if (waiting.length > 0) break;
         await sleep(5);
       }
-      expect(await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`)).toHaveLength(1);
+      expect(
+        await db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`,
+        ),
+      ).toHaveLength(1);
     }
     releaseFirst();
     await first;
     await expect(second).rejects.toThrow(/would close a cycle/);
-    expect(await db.query('SELECT task_id FROM tasks.task_dependencies WHERE task_id = ANY ($1)', [[a.id, b.id]])).toEqual([{ task_id: a.id }]);
+    expect(await db.query('SELECT task_id FROM tasks.task_dependencies WHERE task_id = ANY ($1)', [[a.id, b.id]])).toEqual([
+      { task_id: a.id },
+    ]);
   });
 });

@@ -24,8 +24,12 @@ describe('work queue', () => {
   });
 
   const execution = async (taskId: string, attempt: number) =>
-    (await db.query<{ status: string; worker_id: string; error: string | null; duration_ms: number | null; input_tokens: number | null }>(
-      'SELECT status, worker_id, error, duration_ms, input_tokens FROM tasks.task_executions WHERE task_id = $1 AND attempt = $2', [taskId, attempt]))[0];
+    (
+      await db.query<{ status: string; worker_id: string; error: string | null; duration_ms: number | null; input_tokens: number | null }>(
+        'SELECT status, worker_id, error, duration_ms, input_tokens FROM tasks.task_executions WHERE task_id = $1 AND attempt = $2',
+        [taskId, attempt],
+      )
+    )[0];
 
   it('claims the best ready tasks first: priority, then age; never a task whose run_after has not come', async () => {
     const low = await tasks.enqueue(org, { title: 'low', priority: 1 });
@@ -59,7 +63,14 @@ describe('work queue', () => {
   });
 
   it('retries a failing task with growing delays, then fails it for good and blocks what depends on it', async () => {
-    const flaky = await definitions.create(org, { name: 'flaky', kind: 'test_run', maxAttempts: 3, backoffBaseSeconds: 1, backoffFactor: 2, backoffMaxSeconds: 60 });
+    const flaky = await definitions.create(org, {
+      name: 'flaky',
+      kind: 'test_run',
+      maxAttempts: 3,
+      backoffBaseSeconds: 1,
+      backoffFactor: 2,
+      backoffMaxSeconds: 60,
+    });
     const task = await tasks.enqueue(org, { title: 'flaky tests', definitionId: flaky.id });
     const downstream = await tasks.enqueue(org, { title: 'after', dependsOn: [task.id] });
     const further = await tasks.enqueue(org, { title: 'further', dependsOn: [downstream.id] });
@@ -78,7 +89,9 @@ describe('work queue', () => {
       if (attempt < 3) {
         expect(failed.status).toBe('ready');
         const [row] = await db.query<{ delay: number }>(
-          'SELECT extract(epoch FROM run_after - updated_at)::float8 AS delay FROM tasks.tasks WHERE id = $1', [task.id]);
+          'SELECT extract(epoch FROM run_after - updated_at)::float8 AS delay FROM tasks.tasks WHERE id = $1',
+          [task.id],
+        );
         delays.push(row.delay);
         // Not claimable before its backoff has passed.
         expect(await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 })).toEqual([]);
@@ -95,7 +108,10 @@ describe('work queue', () => {
   it('a non-retryable failure fails for good at once', async () => {
     const task = await tasks.enqueue(org, { title: 'bad input', maxAttempts: 5 });
     await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
-    expect(await queue.fail(org, task.id, { workerId: 'w', error: 'schema mismatch', retryable: false })).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await queue.fail(org, task.id, { workerId: 'w', error: 'schema mismatch', retryable: false })).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+    });
   });
 
   it('a worker that dies loses its task to another worker when the lease expires; its execution is closed as lost', async () => {
@@ -167,15 +183,24 @@ describe('work queue', () => {
     const second = await tasks.enqueue(org, { title: 'second', dependsOn: [first.id] });
     const [held] = await queue.claim(org, { workerId: 'loop', count: 1, leaseSeconds: 60 });
     expect(held.id).toBe(first.id);
-    const { completed, claimed } = await queue.completeAndClaim(org, first.id, { workerId: 'loop', output: { n: 1 }, count: 5, leaseSeconds: 60 });
+    const { completed, claimed } = await queue.completeAndClaim(org, first.id, {
+      workerId: 'loop',
+      output: { n: 1 },
+      count: 5,
+      leaseSeconds: 60,
+    });
     expect(completed).toMatchObject({ id: first.id, status: 'succeeded', output: { n: 1 } });
     expect(claimed.map((t) => [t.id, t.status, t.lockedBy])).toEqual([[second.id, 'running', 'loop']]);
     expect(await execution(second.id, 1)).toMatchObject({ status: 'running', worker_id: 'loop' });
 
     const spare = await tasks.enqueue(org, { title: 'spare' });
-    await expect(queue.completeAndClaim(org, first.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).rejects.toThrow(/it is succeeded/);
+    await expect(queue.completeAndClaim(org, first.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).rejects.toThrow(
+      /it is succeeded/,
+    );
     expect((await tasks.get(org, spare.id)).status).toBe('ready');
-    expect((await queue.completeAndClaim(org, second.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).claimed.map((t) => t.id)).toEqual([spare.id]);
+    expect(
+      (await queue.completeAndClaim(org, second.id, { workerId: 'loop', count: 1, leaseSeconds: 60 })).claimed.map((t) => t.id),
+    ).toEqual([spare.id]);
   });
 
   it('enqueue is idempotent on the key: the same key returns the same task', async () => {
@@ -199,8 +224,13 @@ describe('work queue', () => {
     // Known durations: rewrite the start times of the four open executions.
     await db.query(
       `UPDATE tasks.task_executions x SET started_at = now() - make_interval(secs => v.secs)
-         FROM (SELECT unnest($1::uuid[]) AS task_id, unnest(ARRAY[1, 2, 3, 10]) AS secs) v WHERE x.task_id = v.task_id`, [ids]);
-    await db.query(`UPDATE tasks.tasks t SET locked_at = x.started_at FROM tasks.task_executions x WHERE x.task_id = t.id AND t.id = ANY ($1)`, [ids]);
+         FROM (SELECT unnest($1::uuid[]) AS task_id, unnest(ARRAY[1, 2, 3, 10]) AS secs) v WHERE x.task_id = v.task_id`,
+      [ids],
+    );
+    await db.query(
+      `UPDATE tasks.tasks t SET locked_at = x.started_at FROM tasks.task_executions x WHERE x.task_id = t.id AND t.id = ANY ($1)`,
+      [ids],
+    );
     await queue.complete(org, ids[0], { workerId: 'agent-a', inputTokens: 100, outputTokens: 10 });
     await queue.complete(org, ids[1], { workerId: 'agent-a' });
     await queue.complete(org, ids[2], { workerId: 'agent-b' });
@@ -217,6 +247,9 @@ describe('work queue', () => {
     expect(byDefinition.p50DurationMs).toBeLessThan(3500);
     expect(byDefinition.p95DurationMs).toBeGreaterThan(8500);
     expect(byDefinition.throughputPerHour).toBeCloseTo(4 / (2 / 60), 0);
-    expect(stats.byWorker.map((w) => [w.workerId, w.executions, w.succeeded]).sort()).toEqual([['agent-a', 2, 2], ['agent-b', 2, 1]]);
+    expect(stats.byWorker.map((w) => [w.workerId, w.executions, w.succeeded]).sort()).toEqual([
+      ['agent-a', 2, 2],
+      ['agent-b', 2, 1],
+    ]);
   });
 });

@@ -98,22 +98,38 @@ describe('tasks schema', () => {
          FROM base.partition_policies WHERE parent_table LIKE 'tasks.%'`,
     );
     expect(policies).toEqual([
-      { parent_table: 'tasks.task_executions', control_column: 'started_at', partition_interval: 'month', premake: 3, thirteen_months: true, retention_mode: 'drop' },
+      {
+        parent_table: 'tasks.task_executions',
+        control_column: 'started_at',
+        partition_interval: 'month',
+        premake: 3,
+        thirteen_months: true,
+        retention_mode: 'drop',
+      },
     ]);
     expect(await monthsCovered(db)).toEqual({ months: 4, defaults: 1 });
   });
 
   it('the statistics of tasks and dependencies follow their growth, with no autovacuum (the queue keeps its plans for the session)', async () => {
     const pages = async (table: string) =>
-      (await db.query<{ analyzed: number; now: number }>(
-        `SELECT relpages AS analyzed, (pg_relation_size(oid) / current_setting('block_size')::int)::int AS now FROM pg_class WHERE oid = $1::regclass`, [table]))[0];
+      (
+        await db.query<{ analyzed: number; now: number }>(
+          `SELECT relpages AS analyzed, (pg_relation_size(oid) / current_setting('block_size')::int)::int AS now FROM pg_class WHERE oid = $1::regclass`,
+          [table],
+        )
+      )[0];
     // Both grow by a few hundred rows per statement, as a large workflow would, written as the application role.
     for (let batch = 0; batch < 6; batch++) {
       await withTenant(db.dataSource, org, async (m) => {
         const ids: { id: string }[] = await m.query(
-          `INSERT INTO tasks.tasks (organization_id, title, status, finished_at) SELECT $1, 'bulk ' || g, 'succeeded', now() FROM generate_series(1, 400) g RETURNING id`, [org]);
+          `INSERT INTO tasks.tasks (organization_id, title, status, finished_at) SELECT $1, 'bulk ' || g, 'succeeded', now() FROM generate_series(1, 400) g RETURNING id`,
+          [org],
+        );
         const [first, ...rest] = ids.map((r) => r.id);
-        await m.query(`INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) SELECT $1, unnest($2::uuid[]), $3`, [org, rest, first]);
+        await m.query(
+          `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) SELECT $1, unnest($2::uuid[]), $3`,
+          [org, rest, first],
+        );
       });
     }
     for (const table of ['tasks.tasks', 'tasks.task_dependencies']) {
@@ -158,7 +174,9 @@ describe('tasks schema', () => {
       expect(await fresh.query(`SELECT parent_table FROM base.partition_policies WHERE parent_table LIKE 'tasks.%'`)).toEqual([]);
       // Only the schema and the runner's history table are left.
       const empty = await catalogSnapshot(fresh, ['tasks']);
-      expect(empty.filter((line) => !/tasks\.migrations/.test(line)).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual(['schema tasks']);
+      expect(empty.filter((line) => !/tasks\.migrations/.test(line)).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([
+        'schema tasks',
+      ]);
       expect(await catalogSnapshot(fresh, ['base'])).toEqual(base);
       expect((await validateIntegrity(fresh)).ok).toBe(true);
 
@@ -188,7 +206,11 @@ describe('tasks schema', () => {
         [task],
       );
     const before = await placement();
-    expect(before.map((r) => r.partition)).toEqual(['tasks.task_executions_default', 'tasks.task_executions_default', expect.stringMatching(/_p\d{8}$/)]);
+    expect(before.map((r) => r.partition)).toEqual([
+      'tasks.task_executions_default',
+      'tasks.task_executions_default',
+      expect.stringMatching(/_p\d{8}$/),
+    ]);
     const degraded = await healthCheck(db, [baseModule, tasksModule]);
     expect(degraded.partitions.find((p) => p.table === 'tasks.task_executions')?.default_rows).toBe(2);
     expect(degraded.status).toBe('degraded');
@@ -222,10 +244,16 @@ describe('tasks schema', () => {
     await new WorkQueueService(db.dataSource).claim(org, { workerId: 'w', count: 10, leaseSeconds: 60 });
     await expect(asTenant(db, org, 'UPDATE tasks.tasks SET dag_rank = 42 WHERE id = $1', [task])).rejects.toThrow(/permission denied/);
     await expect(asTenant(db, org, 'DELETE FROM tasks.task_executions WHERE task_id = $1', [task])).rejects.toThrow(/permission denied/);
-    await expect(asTenant(db, org, 'UPDATE tasks.tasks SET organization_id = organization_id WHERE id = $1', [task])).rejects.toThrow(/permission denied/);
-    const [, updated] = await asTenant<[unknown, number]>(db, org, `UPDATE tasks.tasks SET priority = 7, title = 'renamed' WHERE id = $1`, [task]);
+    await expect(asTenant(db, org, 'UPDATE tasks.tasks SET organization_id = organization_id WHERE id = $1', [task])).rejects.toThrow(
+      /permission denied/,
+    );
+    const [, updated] = await asTenant<[unknown, number]>(db, org, `UPDATE tasks.tasks SET priority = 7, title = 'renamed' WHERE id = $1`, [
+      task,
+    ]);
     expect(updated).toBe(1);
-    expect(await db.query('SELECT dag_rank, priority, title FROM tasks.tasks WHERE id = $1', [task])).toEqual([{ dag_rank: 0, priority: 7, title: 'renamed' }]);
+    expect(await db.query('SELECT dag_rank, priority, title FROM tasks.tasks WHERE id = $1', [task])).toEqual([
+      { dag_rank: 0, priority: 7, title: 'renamed' },
+    ]);
     expect(await db.query('SELECT count(*)::int AS n FROM tasks.task_executions WHERE task_id = $1', [task])).toEqual([{ n: 1 }]);
 
     // Column by column: everything but the key, the tenant and the rank is updatable.
@@ -252,15 +280,27 @@ describe('tasks schema', () => {
     await expect(insertEdges([[c, a]])).rejects.toThrow(/would close a cycle/);
     // Both halves of a cycle in one statement.
     const [d, e] = [await newTask('d'), await newTask('e')];
-    await expect(insertEdges([[d, e], [e, d]])).rejects.toThrow(/would close a cycle/);
+    await expect(
+      insertEdges([
+        [d, e],
+        [e, d],
+      ]),
+    ).rejects.toThrow(/would close a cycle/);
     // Repointing an edge with UPDATE is checked too: b → c becomes b → a, next to a → b.
     await expect(
-      asTenant(db, org, 'UPDATE tasks.task_dependencies SET depends_on_task_id = $1 WHERE task_id = $2 AND depends_on_task_id = $3', [a, b, c]),
+      asTenant(db, org, 'UPDATE tasks.task_dependencies SET depends_on_task_id = $1 WHERE task_id = $2 AND depends_on_task_id = $3', [
+        a,
+        b,
+        c,
+      ]),
     ).rejects.toThrow(/would close a cycle/);
 
     expect(await edgeCount([a, b, c, d, e])).toBe(2);
     expect(await rankViolations(db, org)).toEqual([]);
-    const ranks = await db.query<{ title: string; dag_rank: number }>('SELECT title, dag_rank FROM tasks.tasks WHERE id = ANY ($1) ORDER BY title', [[a, b, c]]);
+    const ranks = await db.query<{ title: string; dag_rank: number }>(
+      'SELECT title, dag_rank FROM tasks.tasks WHERE id = ANY ($1) ORDER BY title',
+      [[a, b, c]],
+    );
     expect(ranks.map((r) => r.dag_rank)).toEqual([2, 1, 0]);
   });
 

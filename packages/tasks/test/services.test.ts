@@ -26,12 +26,16 @@ describe('tasks services', () => {
     stats = new TaskStatsService(db.dataSource);
     other = await createOrganization(db, 'other');
     otherDefinition = (await definitions.create(other, { name: 'secret', kind: 'secret' })).id;
-    otherWorkflow = (await workflows.create(other, { name: 'secret', status: 'active', definition: { steps: [{ key: 's', title: 'S' }] } })).id;
+    otherWorkflow = (await workflows.create(other, { name: 'secret', status: 'active', definition: { steps: [{ key: 's', title: 'S' }] } }))
+      .id;
     otherTask = (await tasks.enqueue(other, { title: 'secret' })).id;
   });
 
   const auditOf = (rowId: string) =>
-    db.query<{ action: string; table_name: string }>('SELECT action, table_name FROM base.audit_log WHERE row_id = $1 ORDER BY created_at, action DESC', [rowId]);
+    db.query<{ action: string; table_name: string }>(
+      'SELECT action, table_name FROM base.audit_log WHERE row_id = $1 ORDER BY created_at, action DESC',
+      [rowId],
+    );
 
   describe('TaskDefinitionsService', () => {
     let org: string;
@@ -42,16 +46,39 @@ describe('tasks services', () => {
     it('creates definitions with defaults, finds them by id and name, lists them by name and kind', async () => {
       const plain = await definitions.create(org, { name: 'review', kind: 'code_review' });
       expect(plain).toMatchObject({
-        organizationId: org, name: 'review', kind: 'code_review', description: null, inputSchema: {}, metadata: {},
-        timeoutSeconds: 3600, maxAttempts: 3, backoffBaseSeconds: 10, backoffFactor: 2, backoffMaxSeconds: 3600,
+        organizationId: org,
+        name: 'review',
+        kind: 'code_review',
+        description: null,
+        inputSchema: {},
+        metadata: {},
+        timeoutSeconds: 3600,
+        maxAttempts: 3,
+        backoffBaseSeconds: 10,
+        backoffFactor: 2,
+        backoffMaxSeconds: 3600,
       });
       const full = await definitions.create(org, {
-        name: 'all tests', kind: 'test_run', description: 'Runs the whole suite', inputSchema: { type: 'object', required: ['ref'] },
-        timeoutSeconds: 900, maxAttempts: 5, backoffBaseSeconds: 30, backoffFactor: 1.5, backoffMaxSeconds: 600, metadata: { team: 'ci' },
+        name: 'all tests',
+        kind: 'test_run',
+        description: 'Runs the whole suite',
+        inputSchema: { type: 'object', required: ['ref'] },
+        timeoutSeconds: 900,
+        maxAttempts: 5,
+        backoffBaseSeconds: 30,
+        backoffFactor: 1.5,
+        backoffMaxSeconds: 600,
+        metadata: { team: 'ci' },
       });
       expect(full).toMatchObject({
-        description: 'Runs the whole suite', inputSchema: { type: 'object', required: ['ref'] }, timeoutSeconds: 900, maxAttempts: 5,
-        backoffBaseSeconds: 30, backoffFactor: 1.5, backoffMaxSeconds: 600, metadata: { team: 'ci' },
+        description: 'Runs the whole suite',
+        inputSchema: { type: 'object', required: ['ref'] },
+        timeoutSeconds: 900,
+        maxAttempts: 5,
+        backoffBaseSeconds: 30,
+        backoffFactor: 1.5,
+        backoffMaxSeconds: 600,
+        metadata: { team: 'ci' },
       });
       const lint = await definitions.create(org, { name: 'lint', kind: 'code_review' });
       expect(await definitions.get(org, full.id)).toEqual(full);
@@ -68,8 +95,16 @@ describe('tasks services', () => {
       const created = await definitions.create(org, { name: 'deploy', kind: 'deploy', maxAttempts: 2, metadata: { a: 1 } });
       const updated = await definitions.update(org, created.id, { description: 'Ships it', timeoutSeconds: 120, backoffFactor: 3 });
       expect(updated).toMatchObject({
-        id: created.id, name: 'deploy', kind: 'deploy', description: 'Ships it', timeoutSeconds: 120, backoffFactor: 3,
-        maxAttempts: 2, backoffBaseSeconds: 10, backoffMaxSeconds: 3600, metadata: { a: 1 },
+        id: created.id,
+        name: 'deploy',
+        kind: 'deploy',
+        description: 'Ships it',
+        timeoutSeconds: 120,
+        backoffFactor: 3,
+        maxAttempts: 2,
+        backoffBaseSeconds: 10,
+        backoffMaxSeconds: 3600,
+        metadata: { a: 1 },
       });
       expect(await definitions.get(org, created.id)).toEqual(updated);
       expect(await definitions.update(org, created.id, {})).toMatchObject({ description: 'Ships it', timeoutSeconds: 120 });
@@ -92,11 +127,19 @@ describe('tasks services', () => {
         ['wrong types', create({ name: 42, kind: ['x'] }), ValidationError, ['name', 'kind']],
         ['long name', create({ name: 'x'.repeat(256), kind: 'x' }), ValidationError, ['name']],
         ...['Review', '1review', 'code review', '', 'x'.repeat(65), 'review!'].map(
-          (kind): [string, () => Promise<unknown>, typeof ValidationError, string[]] => [`kind ${JSON.stringify(kind)}`, create({ name: 'x', kind }), ValidationError, ['kind']],
+          (kind): [string, () => Promise<unknown>, typeof ValidationError, string[]] => [
+            `kind ${JSON.stringify(kind)}`,
+            create({ name: 'x', kind }),
+            ValidationError,
+            ['kind'],
+          ],
         ),
         ...[0, -5, 1.5, WEEK_SECONDS + 1, '60'].map(
           (timeoutSeconds): [string, () => Promise<unknown>, typeof ValidationError, string[]] => [
-            `timeoutSeconds ${JSON.stringify(timeoutSeconds)}`, create({ name: 'x', kind: 'x', timeoutSeconds }), ValidationError, ['timeoutSeconds'],
+            `timeoutSeconds ${JSON.stringify(timeoutSeconds)}`,
+            create({ name: 'x', kind: 'x', timeoutSeconds }),
+            ValidationError,
+            ['timeoutSeconds'],
           ],
         ),
         ['maxAttempts 0', create({ name: 'x', kind: 'x', maxAttempts: 0 }), ValidationError, ['maxAttempts']],
@@ -127,7 +170,10 @@ describe('tasks services', () => {
         () => definitions.create(org, { name: 'inverted', kind: 'x', backoffBaseSeconds: 100, backoffMaxSeconds: 50 }),
         () => definitions.update(org, existing.id, { backoffMaxSeconds: 5 }),
       ]) {
-        const error = await call().then(() => undefined, (e: unknown) => e);
+        const error = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(error).toBeInstanceOf(ValidationError);
         const fields = (error as ValidationError).fields;
         expect(fields.length).toBeGreaterThan(0);
@@ -137,7 +183,7 @@ describe('tasks services', () => {
       expect(await definitions.get(org, existing.id)).toMatchObject({ backoffBaseSeconds: 10, backoffMaxSeconds: 60 });
     });
 
-    it('refuses bad ids, names, filters and updates; does not find unknown or other organizations\' definitions', async () => {
+    it("refuses bad ids, names, filters and updates; does not find unknown or other organizations' definitions", async () => {
       const mine = await definitions.create(org, { name: 'mine', kind: 'x' });
       await expectRefusals(db, [
         ['get: malformed id', () => definitions.get(org, 'nope'), ValidationError, ['definitionId']],
@@ -155,12 +201,22 @@ describe('tasks services', () => {
         ['list: unknown filter', () => definitions.list(org, { colour: 'red' } as never), ValidationError, ['colour']],
         ['update: malformed id', () => definitions.update(org, 'nope', { description: 'x' }), ValidationError, ['definitionId']],
         ['update: unknown id', () => definitions.update(org, UNKNOWN_ID, { description: 'x' }), NotFoundError, 'task definition'],
-        ['update: other organization', () => definitions.update(org, otherDefinition, { description: 'x' }), NotFoundError, 'task definition'],
+        [
+          'update: other organization',
+          () => definitions.update(org, otherDefinition, { description: 'x' }),
+          NotFoundError,
+          'task definition',
+        ],
         ['update: null', () => definitions.update(org, mine.id, null as never), ValidationError, ['(input)']],
         ['update: rename', () => definitions.update(org, mine.id, { name: 'renamed' } as never), ValidationError, ['name']],
         ['update: change kind', () => definitions.update(org, mine.id, { kind: 'y' } as never), ValidationError, ['kind']],
         ['update: zero timeout', () => definitions.update(org, mine.id, { timeoutSeconds: 0 }), ValidationError, ['timeoutSeconds']],
-        ['update: wrong types', () => definitions.update(org, mine.id, { maxAttempts: '3', description: 7 } as never), ValidationError, ['maxAttempts', 'description']],
+        [
+          'update: wrong types',
+          () => definitions.update(org, mine.id, { maxAttempts: '3', description: 7 } as never),
+          ValidationError,
+          ['maxAttempts', 'description'],
+        ],
         ['update: unknown property', () => definitions.update(org, mine.id, { colour: 'red' } as never), ValidationError, ['colour']],
       ]);
       expect(await definitions.get(org, mine.id)).toEqual(mine);
@@ -177,7 +233,13 @@ describe('tasks services', () => {
     it('numbers versions per name: one more than the latest unless given; other organizations count on their own', async () => {
       const v1 = await workflows.create(org, { name: 'release', definition: { steps } });
       expect(v1).toMatchObject({
-        organizationId: org, name: 'release', version: 1, status: 'draft', projectId: null, description: null, definition: { steps, edges: [] },
+        organizationId: org,
+        name: 'release',
+        version: 1,
+        status: 'draft',
+        projectId: null,
+        description: null,
+        definition: { steps, edges: [] },
       });
       expect((await workflows.create(org, { name: 'release', definition: { steps } })).version).toBe(2);
       expect((await workflows.create(org, { name: 'release', version: 5, definition: { steps } })).version).toBe(5);
@@ -198,7 +260,13 @@ describe('tasks services', () => {
         ],
         edges: [{ from: 'a', to: 'b' }],
       };
-      const created = await workflows.create(org, { name: 'stored', projectId: project, description: 'Two steps', status: 'active', definition });
+      const created = await workflows.create(org, {
+        name: 'stored',
+        projectId: project,
+        description: 'Two steps',
+        status: 'active',
+        definition,
+      });
       expect(created).toMatchObject({ projectId: project, description: 'Two steps', status: 'active', definition });
       expect((await workflows.get(org, created.id)).definition).toEqual(definition);
     });
@@ -272,16 +340,51 @@ describe('tasks services', () => {
         ['steps not an array', withDefinition({ steps: 'build' }), ValidationError, ['definition.steps']],
         ['unknown definition property', withDefinition({ steps, edges: [], retries: 3 }), ValidationError, ['definition.retries']],
         ['empty step', withDefinition({ steps: [{}] }), ValidationError, ['definition.steps.0.key', 'definition.steps.0.title']],
-        ['bad step key and title', withDefinition({ steps: [{ key: 'has space', title: '' }] }), ValidationError, ['definition.steps.0.key', 'definition.steps.0.title']],
-        ['step key too long', withDefinition({ steps: [{ key: 'k'.repeat(256), title: 'T' }] }), ValidationError, ['definition.steps.0.key']],
-        ['step priority out of range', withDefinition({ steps: [steps[0], { key: 'b', title: 'B', priority: 1001 }] }), ValidationError, ['definition.steps.1.priority']],
-        ['step input a string', withDefinition({ steps: [{ key: 'a', title: 'A', input: 'x' }] }), ValidationError, ['definition.steps.0.input']],
-        ['step definition empty', withDefinition({ steps: [{ key: 'a', title: 'A', definition: '' }] }), ValidationError, ['definition.steps.0.definition']],
-        ['unknown step property', withDefinition({ steps: [{ key: 'a', title: 'A', timeout: 5 }] }), ValidationError, ['definition.steps.0.timeout']],
+        [
+          'bad step key and title',
+          withDefinition({ steps: [{ key: 'has space', title: '' }] }),
+          ValidationError,
+          ['definition.steps.0.key', 'definition.steps.0.title'],
+        ],
+        [
+          'step key too long',
+          withDefinition({ steps: [{ key: 'k'.repeat(256), title: 'T' }] }),
+          ValidationError,
+          ['definition.steps.0.key'],
+        ],
+        [
+          'step priority out of range',
+          withDefinition({ steps: [steps[0], { key: 'b', title: 'B', priority: 1001 }] }),
+          ValidationError,
+          ['definition.steps.1.priority'],
+        ],
+        [
+          'step input a string',
+          withDefinition({ steps: [{ key: 'a', title: 'A', input: 'x' }] }),
+          ValidationError,
+          ['definition.steps.0.input'],
+        ],
+        [
+          'step definition empty',
+          withDefinition({ steps: [{ key: 'a', title: 'A', definition: '' }] }),
+          ValidationError,
+          ['definition.steps.0.definition'],
+        ],
+        [
+          'unknown step property',
+          withDefinition({ steps: [{ key: 'a', title: 'A', timeout: 5 }] }),
+          ValidationError,
+          ['definition.steps.0.timeout'],
+        ],
         ['edges not an array', withDefinition({ steps, edges: 'build' }), ValidationError, ['definition.edges']],
         ['edge without to', withDefinition({ steps, edges: [{ from: 'build' }] }), ValidationError, ['definition.edges.0.to']],
         ['edge from a number', withDefinition({ steps, edges: [{ from: 1, to: 'build' }] }), ValidationError, ['definition.edges.0.from']],
-        ['unknown edge property', withDefinition({ steps, edges: [{ from: 'build', to: 'build', when: 'green' }] }), ValidationError, ['definition.edges.0.when']],
+        [
+          'unknown edge property',
+          withDefinition({ steps, edges: [{ from: 'build', to: 'build', when: 'green' }] }),
+          ValidationError,
+          ['definition.edges.0.when'],
+        ],
         ['duplicate name and version', create({ name: 'existing', version: 1, definition: { steps } }), ConflictError, ['name', 'version']],
         ['unknown organization', () => workflows.create(UNKNOWN_ID, { name: 'x', definition: { steps } }), NotFoundError, 'organization'],
         ['malformed organization', () => workflows.create('acme', { name: 'x', definition: { steps } }), TenantError],
@@ -290,24 +393,83 @@ describe('tasks services', () => {
 
     it('refuses definitions that are not a DAG over their own steps, naming the edges and steps at fault', async () => {
       const abc = ['a', 'b', 'c', 'd'].map((key) => ({ key, title: key.toUpperCase() }));
-      const graph = (edges: [string, string][], stepList = abc) => () =>
-        workflows.create(org, { name: 'graph', definition: { steps: stepList, edges: edges.map(([from, to]) => ({ from, to })) } });
+      const graph =
+        (edges: [string, string][], stepList = abc) =>
+        () =>
+          workflows.create(org, { name: 'graph', definition: { steps: stepList, edges: edges.map(([from, to]) => ({ from, to })) } });
       await expectRefusals(db, [
         ['self edge', graph([['a', 'a']]), ValidationError, ['definition.edges']],
-        ['two-cycle', graph([['a', 'b'], ['b', 'a']]), ValidationError, ['definition.edges']],
-        ['three-cycle', graph([['a', 'b'], ['b', 'c'], ['c', 'a']]), ValidationError, ['definition.edges']],
-        ['cycle behind a root', graph([['a', 'b'], ['b', 'c'], ['c', 'd'], ['d', 'b']]), ValidationError, ['definition.edges']],
-        ['unknown from', graph([['a', 'b'], ['zz', 'c']]), ValidationError, ['definition.edges.1.from']],
+        [
+          'two-cycle',
+          graph([
+            ['a', 'b'],
+            ['b', 'a'],
+          ]),
+          ValidationError,
+          ['definition.edges'],
+        ],
+        [
+          'three-cycle',
+          graph([
+            ['a', 'b'],
+            ['b', 'c'],
+            ['c', 'a'],
+          ]),
+          ValidationError,
+          ['definition.edges'],
+        ],
+        [
+          'cycle behind a root',
+          graph([
+            ['a', 'b'],
+            ['b', 'c'],
+            ['c', 'd'],
+            ['d', 'b'],
+          ]),
+          ValidationError,
+          ['definition.edges'],
+        ],
+        [
+          'unknown from',
+          graph([
+            ['a', 'b'],
+            ['zz', 'c'],
+          ]),
+          ValidationError,
+          ['definition.edges.1.from'],
+        ],
         ['unknown to', graph([['a', 'zz']]), ValidationError, ['definition.edges.0.to']],
         ['both ends unknown', graph([['x', 'y']]), ValidationError, ['definition.edges.0.from', 'definition.edges.0.to']],
-        ['duplicate edge', graph([['a', 'b'], ['a', 'b']]), ValidationError, ['definition.edges.1']],
+        [
+          'duplicate edge',
+          graph([
+            ['a', 'b'],
+            ['a', 'b'],
+          ]),
+          ValidationError,
+          ['definition.edges.1'],
+        ],
         ['duplicate step key', graph([], [...abc, { key: 'b', title: 'B again' }]), ValidationError, ['definition.steps.4.key']],
-        ['every problem at once', graph([['a', 'b'], ['b', 'a'], ['q', 'a']], [...abc, { key: 'a', title: 'A again' }]), ValidationError, [
-          'definition.steps.4.key', 'definition.edges.2.from', 'definition.edges',
-        ]],
+        [
+          'every problem at once',
+          graph(
+            [
+              ['a', 'b'],
+              ['b', 'a'],
+              ['q', 'a'],
+            ],
+            [...abc, { key: 'a', title: 'A again' }],
+          ),
+          ValidationError,
+          ['definition.steps.4.key', 'definition.edges.2.from', 'definition.edges'],
+        ],
         [
           'unknown task definitions',
-          () => workflows.create(org, { name: 'defs', definition: { steps: [{ key: 'a', title: 'A', definition: 'nope' }, steps[0], { key: 'c', title: 'C', definition: 'nada' }] } }),
+          () =>
+            workflows.create(org, {
+              name: 'defs',
+              definition: { steps: [{ key: 'a', title: 'A', definition: 'nope' }, steps[0], { key: 'c', title: 'C', definition: 'nada' }] },
+            }),
           ValidationError,
           ['definition.steps.0.definition', 'definition.steps.2.definition'],
         ],
@@ -319,10 +481,19 @@ describe('tasks services', () => {
         ],
       ]);
       // A diamond is a DAG.
-      expect((await graph([['a', 'b'], ['a', 'c'], ['b', 'd'], ['c', 'd']])()).definition.edges).toHaveLength(4);
+      expect(
+        (
+          await graph([
+            ['a', 'b'],
+            ['a', 'c'],
+            ['b', 'd'],
+            ['c', 'd'],
+          ])()
+        ).definition.edges,
+      ).toHaveLength(4);
     });
 
-    it('refuses bad ids, names and filters; does not find unknown or other organizations\' workflows', async () => {
+    it("refuses bad ids, names and filters; does not find unknown or other organizations' workflows", async () => {
       const draft = await workflows.create(org, { name: 'lookup', definition: { steps } });
       await expectRefusals(db, [
         ['get: malformed id', () => workflows.get(org, 'wf-1'), ValidationError, ['workflowId']],
@@ -364,19 +535,41 @@ describe('tasks services', () => {
       if (how === 'complete') await queue.complete(org, taskId, { workerId: 'finisher' });
       else await queue.fail(org, taskId, { workerId: 'finisher', error: 'broken', retryable: false });
     };
-    const statusOf = async (taskId: string) => (await db.query<{ status: string }>('SELECT status FROM tasks.tasks WHERE id = $1', [taskId]))[0].status;
+    const statusOf = async (taskId: string) =>
+      (await db.query<{ status: string }>('SELECT status FROM tasks.tasks WHERE id = $1', [taskId]))[0].status;
 
     it('enqueues with defaults; a definition supplies max attempts unless given', async () => {
       const plain = await tasks.enqueue(org, { title: 'plain' });
       expect(plain).toMatchObject({
-        organizationId: org, title: 'plain', status: 'ready', priority: 0, input: {}, output: null, attempts: 0, maxAttempts: 3, dagRank: 0,
-        projectId: null, workflowId: null, workflowRunId: null, workflowStep: null, definitionId: null, parentTaskId: null, lockedBy: null, deletedAt: null,
+        organizationId: org,
+        title: 'plain',
+        status: 'ready',
+        priority: 0,
+        input: {},
+        output: null,
+        attempts: 0,
+        maxAttempts: 3,
+        dagRank: 0,
+        projectId: null,
+        workflowId: null,
+        workflowRunId: null,
+        workflowStep: null,
+        definitionId: null,
+        parentTaskId: null,
+        lockedBy: null,
+        deletedAt: null,
       });
       const definition = await definitions.create(org, { name: 'patient', kind: 'x', maxAttempts: 7 });
       expect((await tasks.enqueue(org, { title: 'defined', definitionId: definition.id })).maxAttempts).toBe(7);
       expect((await tasks.enqueue(org, { title: 'overridden', definitionId: definition.id, maxAttempts: 2 })).maxAttempts).toBe(2);
       const later = new Date(Date.now() + 3_600_000);
-      const scheduled = await tasks.enqueue(org, { title: 'scheduled', runAfter: later, priority: -3, input: { n: 1 }, projectId: UNKNOWN_ID });
+      const scheduled = await tasks.enqueue(org, {
+        title: 'scheduled',
+        runAfter: later,
+        priority: -3,
+        input: { n: 1 },
+        projectId: UNKNOWN_ID,
+      });
       expect(scheduled).toMatchObject({ status: 'ready', priority: -3, input: { n: 1 }, projectId: UNKNOWN_ID });
       expect(scheduled.runAfter.getTime()).toBe(later.getTime());
       expect(await tasks.get(org, scheduled.id)).toEqual(scheduled);
@@ -421,12 +614,23 @@ describe('tasks services', () => {
       it('creates one task per step and one dependency per edge; roots are ready, the rest wait', async () => {
         const parent = await tasks.enqueue(org, { title: 'release 1.0' });
         const before = await rowCounts(db);
-        const run = await tasks.instantiateWorkflow(org, workflowId, { input: { ref: 'release', user: 'ada' }, priority: 4, parentTaskId: parent.id });
+        const run = await tasks.instantiateWorkflow(org, workflowId, {
+          input: { ref: 'release', user: 'ada' },
+          priority: 4,
+          parentTaskId: parent.id,
+        });
         expect(run.workflow.id).toBe(workflowId);
         expect(run.tasks.map((t) => t.workflowStep)).toEqual(['package', 'checkout', 'lint', 'compile', 'test']);
         const byStep = Object.fromEntries(run.tasks.map((t) => [String(t.workflowStep), t]));
         for (const t of run.tasks) {
-          expect(t).toMatchObject({ organizationId: org, workflowId, workflowRunId: run.workflowRunId, projectId: project, parentTaskId: parent.id, attempts: 0 });
+          expect(t).toMatchObject({
+            organizationId: org,
+            workflowId,
+            workflowRunId: run.workflowRunId,
+            projectId: project,
+            parentTaskId: parent.id,
+            attempts: 0,
+          });
         }
         expect(run.tasks.map((t) => [t.workflowStep, t.title, t.status, t.priority, t.maxAttempts, t.definitionId])).toEqual([
           ['package', 'Package', 'pending', 4, 3, null],
@@ -446,28 +650,51 @@ describe('tasks services', () => {
           [run.tasks.map((t) => t.id)],
         );
         const asEdges = (list: { from: string; to: string }[]) => list.map((e) => `${e.from}->${e.to}`).sort();
-        expect(asEdges(stored.map((d) => ({ from: String(stepOf.get(d.depends_on_task_id)), to: String(stepOf.get(d.task_id)) })))).toEqual(asEdges(edges));
-        expect(await tasks.dependencies(org, byStep.package.id)).toEqual({ dependsOn: [byStep.compile.id, byStep.test.id].sort(), dependents: [] });
-        expect(await tasks.dependencies(org, byStep.checkout.id)).toEqual({ dependsOn: [], dependents: [byStep.lint.id, byStep.compile.id].sort() });
+        expect(asEdges(stored.map((d) => ({ from: String(stepOf.get(d.depends_on_task_id)), to: String(stepOf.get(d.task_id)) })))).toEqual(
+          asEdges(edges),
+        );
+        expect(await tasks.dependencies(org, byStep.package.id)).toEqual({
+          dependsOn: [byStep.compile.id, byStep.test.id].sort(),
+          dependents: [],
+        });
+        expect(await tasks.dependencies(org, byStep.checkout.id)).toEqual({
+          dependsOn: [],
+          dependents: [byStep.lint.id, byStep.compile.id].sort(),
+        });
 
         // dag_rank: the longest path from a root, so every edge points down the order.
-        expect(run.tasks.map((t) => [t.workflowStep, t.dagRank])).toEqual([['package', 3], ['checkout', 0], ['lint', 1], ['compile', 1], ['test', 2]]);
+        expect(run.tasks.map((t) => [t.workflowStep, t.dagRank])).toEqual([
+          ['package', 3],
+          ['checkout', 0],
+          ['lint', 1],
+          ['compile', 1],
+          ['test', 2],
+        ]);
         expect(await rankViolations(db, org)).toEqual([]);
 
         const after = await rowCounts(db);
         expect(after['tasks.tasks'] - before['tasks.tasks']).toBe(5);
         expect(after['tasks.task_dependencies'] - before['tasks.task_dependencies']).toBe(edges.length);
-        const runRows = await db.query<{ id: string }>('SELECT id FROM tasks.tasks WHERE workflow_run_id = $1 AND parent_task_id = $2', [run.workflowRunId, parent.id]);
+        const runRows = await db.query<{ id: string }>('SELECT id FROM tasks.tasks WHERE workflow_run_id = $1 AND parent_task_id = $2', [
+          run.workflowRunId,
+          parent.id,
+        ]);
         expect(runRows.map((r) => r.id).sort()).toEqual(run.tasks.map((t) => t.id).sort());
       });
 
-      it('each run is separate; without a project the workflow\'s own is used', async () => {
+      it("each run is separate; without a project the workflow's own is used", async () => {
         const [first, second] = [await tasks.instantiateWorkflow(org, workflowId), await tasks.instantiateWorkflow(org, workflowId)];
         expect(first.workflowRunId).not.toBe(second.workflowRunId);
         expect(new Set([...first.tasks, ...second.tasks].map((t) => t.id)).size).toBe(10);
-        expect(first.tasks.every((t) => t.projectId === project && t.priority === (t.workflowStep === 'checkout' ? 9 : t.workflowStep === 'test' ? -1 : 0))).toBe(true);
+        expect(
+          first.tasks.every(
+            (t) => t.projectId === project && t.priority === (t.workflowStep === 'checkout' ? 9 : t.workflowStep === 'test' ? -1 : 0),
+          ),
+        ).toBe(true);
         const override = '33333333-3333-4333-8333-333333333333';
-        expect((await tasks.instantiateWorkflow(org, workflowId, { projectId: override })).tasks.every((t) => t.projectId === override)).toBe(true);
+        expect(
+          (await tasks.instantiateWorkflow(org, workflowId, { projectId: override })).tasks.every((t) => t.projectId === override),
+        ).toBe(true);
         expect(await rankViolations(db, org)).toEqual([]);
       });
 
@@ -475,7 +702,10 @@ describe('tasks services', () => {
         const draft = await workflows.create(org, { name: 'unready', definition: { steps: [{ key: 'a', title: 'A' }] } });
         const retired = await workflows.create(org, { name: 'old', status: 'active', definition: { steps: [{ key: 'a', title: 'A' }] } });
         await workflows.retire(org, retired.id);
-        const instantiate = (input: unknown, id = workflowId) => () => tasks.instantiateWorkflow(org, id, input as never);
+        const instantiate =
+          (input: unknown, id = workflowId) =>
+          () =>
+            tasks.instantiateWorkflow(org, id, input as never);
         await expectRefusals(db, [
           ['a draft workflow', instantiate({}, draft.id), StateError],
           ['a retired workflow', instantiate({}, retired.id), StateError],
@@ -532,15 +762,27 @@ describe('tasks services', () => {
       const ranks = await db.query<{ id: string; dag_rank: number }>('SELECT id, dag_rank FROM tasks.tasks WHERE id = ANY ($1)', [chain]);
       const rankOf = new Map(ranks.map((r) => [r.id, r.dag_rank]));
       expect(chain.map((id) => rankOf.get(id))).toEqual([4, 3, 2, 1, 0]);
-      await expectRefusals(db, [['closing the chain into a cycle', () => tasks.addDependency(org, chain[4], chain[0]), ValidationError, ['dependsOnTaskId']]]);
+      await expectRefusals(db, [
+        ['closing the chain into a cycle', () => tasks.addDependency(org, chain[4], chain[0]), ValidationError, ['dependsOnTaskId']],
+      ]);
     });
 
     it('lists in creation order, with filters and paging; removed tasks are left out', async () => {
       const lister = await createOrganization(db, 'task-lister');
       const parent = await tasks.enqueue(lister, { title: 'parent', projectId: UNKNOWN_ID });
       const children = [];
-      for (let i = 0; i < 4; i++) children.push(await tasks.enqueue(lister, { title: `child ${i}`, parentTaskId: parent.id, dependsOn: i === 3 ? [parent.id] : [] }));
-      const flow = await workflows.create(lister, { name: 'pair', status: 'active', definition: { steps: [{ key: 'one', title: 'one' }, { key: 'two', title: 'two' }] } });
+      for (let i = 0; i < 4; i++)
+        children.push(await tasks.enqueue(lister, { title: `child ${i}`, parentTaskId: parent.id, dependsOn: i === 3 ? [parent.id] : [] }));
+      const flow = await workflows.create(lister, {
+        name: 'pair',
+        status: 'active',
+        definition: {
+          steps: [
+            { key: 'one', title: 'one' },
+            { key: 'two', title: 'two' },
+          ],
+        },
+      });
       const run = await tasks.instantiateWorkflow(lister, flow.id);
       const titles = async (filter?: Parameters<TasksService['list']>[1]) => (await tasks.list(lister, filter)).map((t) => t.title);
 
@@ -579,7 +821,10 @@ describe('tasks services', () => {
         ['get a removed finished task', () => tasks.get(remover, finished.id), NotFoundError, 'task'],
       ]);
       expect(
-        await db.query('SELECT title, status, deleted_at IS NOT NULL AS removed FROM tasks.tasks WHERE organization_id = $1 ORDER BY title', [remover]),
+        await db.query(
+          'SELECT title, status, deleted_at IS NOT NULL AS removed FROM tasks.tasks WHERE organization_id = $1 ORDER BY title',
+          [remover],
+        ),
       ).toEqual([
         { title: 'child of ready', status: 'cancelled', removed: false },
         { title: 'finished', status: 'succeeded', removed: true },
@@ -590,7 +835,10 @@ describe('tasks services', () => {
       const rest = await queue.claim(remover, { workerId: 'w', count: 100, leaseSeconds: 60 });
       expect(rest.map((t) => t.id)).toEqual([kept.id]);
       expect((await stats.stats(remover, { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 60_000) })).queue).toMatchObject({
-        running: 1, cancelled: 1, succeeded: 0, ready: 0,
+        running: 1,
+        cancelled: 1,
+        succeeded: 0,
+        ready: 0,
       });
     });
 
@@ -600,7 +848,11 @@ describe('tasks services', () => {
       const before = await rowCounts(db);
       const outcome = await tasks.enqueue(org, { title: 'once more', idempotencyKey: 'removed-key' }).then(
         (task) => ({ task: task.id }),
-        (error: unknown) => ({ error: (error as Error).constructor.name, fields: (error as { fields?: string[] }).fields, message: (error as Error).message }),
+        (error: unknown) => ({
+          error: (error as Error).constructor.name,
+          fields: (error as { fields?: string[] }).fields,
+          message: (error as Error).message,
+        }),
       );
       // Either the first task is the answer (the key's promise), or a conflict naming the key.
       if ('task' in outcome) expect(outcome.task).toBe(first.id);
@@ -618,7 +870,12 @@ describe('tasks services', () => {
         ['empty title', enqueue({ title: '' }), ValidationError, ['title']],
         ['long title', enqueue({ title: 't'.repeat(501) }), ValidationError, ['title']],
         ['title a number', enqueue({ title: 5 }), ValidationError, ['title']],
-        ['malformed ids', enqueue({ title: 'x', definitionId: 'd', projectId: 'p', parentTaskId: 'q' }), ValidationError, ['definitionId', 'projectId', 'parentTaskId']],
+        [
+          'malformed ids',
+          enqueue({ title: 'x', definitionId: 'd', projectId: 'p', parentTaskId: 'q' }),
+          ValidationError,
+          ['definitionId', 'projectId', 'parentTaskId'],
+        ],
         ['priority out of range', enqueue({ title: 'x', priority: 1001 }), ValidationError, ['priority']],
         ['priority a string', enqueue({ title: 'x', priority: '5' }), ValidationError, ['priority']],
         ['priority fractional', enqueue({ title: 'x', priority: 1.5 }), ValidationError, ['priority']],
@@ -631,11 +888,21 @@ describe('tasks services', () => {
         ['empty idempotency key', enqueue({ title: 'x', idempotencyKey: '' }), ValidationError, ['idempotencyKey']],
         ['dependsOn a string', enqueue({ title: 'x', dependsOn: ready.id }), ValidationError, ['dependsOn']],
         ['dependsOn malformed', enqueue({ title: 'x', dependsOn: [ready.id, 'nope'] }), ValidationError, ['dependsOn']],
-        ['dependsOn too many', enqueue({ title: 'x', dependsOn: Array.from({ length: 1001 }, () => ready.id) }), ValidationError, ['dependsOn']],
+        [
+          'dependsOn too many',
+          enqueue({ title: 'x', dependsOn: Array.from({ length: 1001 }, () => ready.id) }),
+          ValidationError,
+          ['dependsOn'],
+        ],
         ['status cannot be set', enqueue({ title: 'x', status: 'running' }), ValidationError, ['status']],
         ['unknown property', enqueue({ title: 'x', colour: 'red' }), ValidationError, ['colour']],
         ['unknown definition', enqueue({ title: 'x', definitionId: UNKNOWN_ID }), ValidationError, ['definitionId']],
-        ['unknown definition, attempts given', enqueue({ title: 'x', definitionId: UNKNOWN_ID, maxAttempts: 2 }), ValidationError, ['definitionId']],
+        [
+          'unknown definition, attempts given',
+          enqueue({ title: 'x', definitionId: UNKNOWN_ID, maxAttempts: 2 }),
+          ValidationError,
+          ['definitionId'],
+        ],
         ["another organization's definition", enqueue({ title: 'x', definitionId: otherDefinition }), ValidationError, ['definitionId']],
         ['unknown parent', enqueue({ title: 'x', parentTaskId: UNKNOWN_ID }), ValidationError, ['parentTaskId']],
         ["another organization's parent", enqueue({ title: 'x', parentTaskId: otherTask }), ValidationError, ['parentTaskId']],
@@ -646,7 +913,7 @@ describe('tasks services', () => {
       ]);
     });
 
-    it('refuses bad ids, filters and graph edits: malformed, unknown, other organizations\', cycles, duplicates, started tasks', async () => {
+    it("refuses bad ids, filters and graph edits: malformed, unknown, other organizations', cycles, duplicates, started tasks", async () => {
       const base = await tasks.enqueue(org, { title: 'base', priority: 1000 });
       const top = await tasks.enqueue(org, { title: 'top', dependsOn: [base.id] });
       const cancelMe = await tasks.enqueue(org, { title: 'cancel with a bad reason' });
@@ -666,7 +933,12 @@ describe('tasks services', () => {
         ['list: limit 1001', () => tasks.list(org, { limit: 1001 }), ValidationError, ['limit']],
         ['list: limit a string', () => tasks.list(org, { limit: '10' } as never), ValidationError, ['limit']],
         ['list: negative offset', () => tasks.list(org, { offset: -1 }), ValidationError, ['offset']],
-        ['list: malformed ids', () => tasks.list(org, { projectId: 'p', workflowRunId: 'r', parentTaskId: 'q' }), ValidationError, ['projectId', 'workflowRunId', 'parentTaskId']],
+        [
+          'list: malformed ids',
+          () => tasks.list(org, { projectId: 'p', workflowRunId: 'r', parentTaskId: 'q' }),
+          ValidationError,
+          ['projectId', 'workflowRunId', 'parentTaskId'],
+        ],
         ['list: unknown filter', () => tasks.list(org, { title: 'top' } as never), ValidationError, ['title']],
         ['dependencies: malformed', () => tasks.dependencies(org, 'x'), ValidationError, ['taskId']],
         ['dependencies: unknown', () => tasks.dependencies(org, UNKNOWN_ID), ValidationError, ['taskId']],
@@ -675,7 +947,12 @@ describe('tasks services', () => {
         ['addDependency: both malformed', () => tasks.addDependency(org, 'x', 'y'), ValidationError, ['taskId', 'dependsOnTaskId']],
         ['addDependency: unknown task', () => tasks.addDependency(org, UNKNOWN_ID, base.id), NotFoundError, 'task'],
         ['addDependency: unknown dependency', () => tasks.addDependency(org, top.id, UNKNOWN_ID), ValidationError, ['dependsOnTaskId']],
-        ["addDependency: another organization's dependency", () => tasks.addDependency(org, top.id, otherTask), ValidationError, ['dependsOnTaskId']],
+        [
+          "addDependency: another organization's dependency",
+          () => tasks.addDependency(org, top.id, otherTask),
+          ValidationError,
+          ['dependsOnTaskId'],
+        ],
         ["addDependency: another organization's task", () => tasks.addDependency(org, otherTask, top.id), NotFoundError, 'task'],
         ['addDependency: itself', () => tasks.addDependency(org, top.id, top.id), ValidationError, ['dependsOnTaskId']],
         ['addDependency: a cycle', () => tasks.addDependency(org, top.id, cancelMe.id), ValidationError, ['dependsOnTaskId']],
@@ -694,7 +971,9 @@ describe('tasks services', () => {
         ['remove: other organization', () => tasks.remove(org, otherTask), NotFoundError, 'task'],
         ['get: malformed organization', () => tasks.get('acme', top.id), TenantError],
       ]);
-      expect(await db.query('SELECT status, deleted_at FROM tasks.tasks WHERE id = $1', [otherTask])).toEqual([{ status: 'ready', deleted_at: null }]);
+      expect(await db.query('SELECT status, deleted_at FROM tasks.tasks WHERE id = $1', [otherTask])).toEqual([
+        { status: 'ready', deleted_at: null },
+      ]);
       expect(await statusOf(base.id)).toBe('running');
       expect(await statusOf(top.id)).toBe('pending');
     });
@@ -713,9 +992,18 @@ describe('tasks services', () => {
     it('refuses bad claims, reports and stats windows, naming each field; writes nothing and changes nothing', async () => {
       const before = await db.query('SELECT * FROM tasks.tasks WHERE organization_id = $1 ORDER BY id', [org]);
       const claim = (input: unknown) => () => queue.claim(org, input as never);
-      const complete = (input: unknown, id = held) => () => queue.complete(org, id, input as never);
-      const fail = (input: unknown, id = held) => () => queue.fail(org, id, input as never);
-      const heartbeat = (input: unknown, id = held) => () => queue.heartbeat(org, id, input as never);
+      const complete =
+        (input: unknown, id = held) =>
+        () =>
+          queue.complete(org, id, input as never);
+      const fail =
+        (input: unknown, id = held) =>
+        () =>
+          queue.fail(org, id, input as never);
+      const heartbeat =
+        (input: unknown, id = held) =>
+        () =>
+          queue.heartbeat(org, id, input as never);
       const window = (input: unknown) => () => stats.stats(org, input as never);
       const now = new Date();
       await expectRefusals(db, [
@@ -725,10 +1013,16 @@ describe('tasks services', () => {
         ['claim: long worker', claim({ workerId: 'w'.repeat(256), count: 1, leaseSeconds: 60 }), ValidationError, ['workerId']],
         ['claim: worker a number', claim({ workerId: 7, count: 1, leaseSeconds: 60 }), ValidationError, ['workerId']],
         ...[0, -1, 1.5, 1001, '1'].map((count): [string, () => Promise<unknown>, typeof ValidationError, string[]] => [
-          `claim: count ${JSON.stringify(count)}`, claim({ workerId: 'w2', count, leaseSeconds: 60 }), ValidationError, ['count'],
+          `claim: count ${JSON.stringify(count)}`,
+          claim({ workerId: 'w2', count, leaseSeconds: 60 }),
+          ValidationError,
+          ['count'],
         ]),
         ...[0, -60, 86_401, 2.5].map((leaseSeconds): [string, () => Promise<unknown>, typeof ValidationError, string[]] => [
-          `claim: leaseSeconds ${leaseSeconds}`, claim({ workerId: 'w2', count: 1, leaseSeconds }), ValidationError, ['leaseSeconds'],
+          `claim: leaseSeconds ${leaseSeconds}`,
+          claim({ workerId: 'w2', count: 1, leaseSeconds }),
+          ValidationError,
+          ['leaseSeconds'],
         ]),
         ['claim: unknown property', claim({ workerId: 'w2', count: 1, leaseSeconds: 60, kind: 'lint' }), ValidationError, ['kind']],
         ['claim: malformed organization', () => queue.claim('acme', { workerId: 'w2', count: 1, leaseSeconds: 60 }), TenantError],
@@ -747,8 +1041,18 @@ describe('tasks services', () => {
         ['complete: no worker', complete({}), ValidationError, ['workerId']],
         ['complete: null', complete(null), ValidationError, ['(input)']],
         ['complete: output a string', complete({ workerId: 'w', output: 'done' }), ValidationError, ['output']],
-        ['complete: negative usage', complete({ workerId: 'w', cpuMs: -1, peakMemoryBytes: -1 }), ValidationError, ['cpuMs', 'peakMemoryBytes']],
-        ['complete: fractional tokens', complete({ workerId: 'w', inputTokens: 1.5, outputTokens: '3' }), ValidationError, ['inputTokens', 'outputTokens']],
+        [
+          'complete: negative usage',
+          complete({ workerId: 'w', cpuMs: -1, peakMemoryBytes: -1 }),
+          ValidationError,
+          ['cpuMs', 'peakMemoryBytes'],
+        ],
+        [
+          'complete: fractional tokens',
+          complete({ workerId: 'w', inputTokens: 1.5, outputTokens: '3' }),
+          ValidationError,
+          ['inputTokens', 'outputTokens'],
+        ],
         ['complete: metadata an array', complete({ workerId: 'w', metadata: [] }), ValidationError, ['metadata']],
         ['complete: unknown property', complete({ workerId: 'w', status: 'succeeded' }), ValidationError, ['status']],
         ['complete: unknown task', complete({ workerId: 'w' }, UNKNOWN_ID), NotFoundError, 'task'],
@@ -775,7 +1079,9 @@ describe('tasks services', () => {
         ['stats: malformed organization', () => stats.stats('acme', { from: new Date(0), to: now }), TenantError],
       ]);
       expect(await db.query('SELECT * FROM tasks.tasks WHERE organization_id = $1 ORDER BY id', [org])).toEqual(before);
-      expect(await db.query(`SELECT status, worker_id FROM tasks.task_executions WHERE organization_id = $1`, [org])).toEqual([{ status: 'running', worker_id: 'w' }]);
+      expect(await db.query(`SELECT status, worker_id FROM tasks.task_executions WHERE organization_id = $1`, [org])).toEqual([
+        { status: 'running', worker_id: 'w' },
+      ]);
     });
   });
 });

@@ -1,10 +1,22 @@
 import { OrganizationsService, withTenant } from '@strata/base';
 import {
-  Refusal, TestDatabase, UNKNOWN_ID, expectNothingWritten as nothingWrittenIn, expectRefusals as refusalsIn, expectRefused, rowCounts as rowCountsOf,
+  Refusal,
+  TestDatabase,
+  UNKNOWN_ID,
+  expectNothingWritten as nothingWrittenIn,
+  expectRefusals as refusalsIn,
+  expectRefused,
+  rowCounts as rowCountsOf,
 } from '@strata/testing';
 
 /** The five tables of schema `tasks`, parents first. */
-export const TASK_TABLES = ['tasks.task_definitions', 'tasks.workflows', 'tasks.tasks', 'tasks.task_dependencies', 'tasks.task_executions'] as const;
+export const TASK_TABLES = [
+  'tasks.task_definitions',
+  'tasks.workflows',
+  'tasks.tasks',
+  'tasks.task_dependencies',
+  'tasks.task_executions',
+] as const;
 export type TaskTable = (typeof TASK_TABLES)[number];
 
 /** What a refused call must leave untouched: every tasks table and the audit log. */

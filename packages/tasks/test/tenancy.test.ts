@@ -80,7 +80,10 @@ describe('tenancy of the tasks schema', () => {
     'tasks.task_definitions': { where: (f) => ['id = $1', [f.definition]], set: `description = 'stolen'` },
     'tasks.workflows': { where: (f) => ['id = $1', [f.workflow]], set: `description = 'stolen'` },
     'tasks.tasks': { where: (f) => ['id = $1', [f.running]], set: `title = 'stolen'` },
-    'tasks.task_dependencies': { where: (f) => ['task_id = $1 AND depends_on_task_id = $2', [f.waiting, f.running]], set: 'created_at = now()' },
+    'tasks.task_dependencies': {
+      where: (f) => ['task_id = $1 AND depends_on_task_id = $2', [f.waiting, f.running]],
+      set: 'created_at = now()',
+    },
     'tasks.task_executions': { where: (f) => ['id = $1', [f.execution]], set: `error = 'stolen'` },
   };
 
@@ -121,14 +124,23 @@ describe('tenancy of the tasks schema', () => {
         [`INSERT INTO tasks.task_definitions (organization_id, name, kind) VALUES ($1, 'x', 'x')`, [b.org]],
         [`INSERT INTO tasks.workflows (organization_id, name, definition) VALUES ($1, 'x', '{}')`, [b.org]],
         [`INSERT INTO tasks.tasks (organization_id, title) VALUES ($1, 'x')`, [b.org]],
-        [`INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3)`, [b.org, b.child, b.parent]],
+        [
+          `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3)`,
+          [b.org, b.child, b.parent],
+        ],
         [`INSERT INTO tasks.task_executions (organization_id, task_id, attempt, worker_id) VALUES ($1, $2, 9, 'w')`, [b.org, b.child]],
       ];
       for (const [sql, params] of inserts) await expect(asTenant(db, a.org, sql, params)).rejects.toThrow(/row-level security/);
-      await expect(asTenant(db, a.org, 'UPDATE tasks.task_definitions SET organization_id = $1', [b.org])).rejects.toThrow(/row-level security/);
+      await expect(asTenant(db, a.org, 'UPDATE tasks.task_definitions SET organization_id = $1', [b.org])).rejects.toThrow(
+        /row-level security/,
+      );
       await expect(asTenant(db, a.org, 'UPDATE tasks.workflows SET organization_id = $1', [b.org])).rejects.toThrow(/row-level security/);
-      await expect(asTenant(db, a.org, 'UPDATE tasks.task_executions SET organization_id = $1', [b.org])).rejects.toThrow(/row-level security/);
-      await expect(asTenant(db, a.org, 'UPDATE tasks.task_dependencies SET organization_id = $1', [b.org])).rejects.toThrow(/row-level security/);
+      await expect(asTenant(db, a.org, 'UPDATE tasks.task_executions SET organization_id = $1', [b.org])).rejects.toThrow(
+        /row-level security/,
+      );
+      await expect(asTenant(db, a.org, 'UPDATE tasks.task_dependencies SET organization_id = $1', [b.org])).rejects.toThrow(
+        /row-level security/,
+      );
       // tasks.organization_id is not even updatable by the application role.
       await expect(asTenant(db, a.org, 'UPDATE tasks.tasks SET organization_id = $1', [b.org])).rejects.toThrow(/permission denied/);
     });
@@ -137,28 +149,57 @@ describe('tenancy of the tasks schema', () => {
   it("the database refuses references to org B's rows (composite foreign keys), on insert and on update", async () => {
     await expectNothingWritten(db, async () => {
       const refused: [string, unknown[], RegExp][] = [
-        [`INSERT INTO tasks.tasks (organization_id, title, definition_id) VALUES ($1, 'x', $2)`, [a.org, b.definition], /tasks_definition_id_organization_id_fkey/],
-        [`INSERT INTO tasks.tasks (organization_id, title, workflow_id) VALUES ($1, 'x', $2)`, [a.org, b.workflow], /tasks_workflow_id_organization_id_fkey/],
-        [`INSERT INTO tasks.tasks (organization_id, title, parent_task_id) VALUES ($1, 'x', $2)`, [a.org, b.parent], /tasks_parent_task_id_organization_id_fkey/],
+        [
+          `INSERT INTO tasks.tasks (organization_id, title, definition_id) VALUES ($1, 'x', $2)`,
+          [a.org, b.definition],
+          /tasks_definition_id_organization_id_fkey/,
+        ],
+        [
+          `INSERT INTO tasks.tasks (organization_id, title, workflow_id) VALUES ($1, 'x', $2)`,
+          [a.org, b.workflow],
+          /tasks_workflow_id_organization_id_fkey/,
+        ],
+        [
+          `INSERT INTO tasks.tasks (organization_id, title, parent_task_id) VALUES ($1, 'x', $2)`,
+          [a.org, b.parent],
+          /tasks_parent_task_id_organization_id_fkey/,
+        ],
         [
           `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3)`,
           [a.org, a.parent, b.parent],
           /task_dependencies_depends_on_task_id_organization_id_fkey/,
         ],
-        [`INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3)`, [a.org, b.parent, a.parent], /task_dependencies_task_id_organization_id_fkey/],
-        [`INSERT INTO tasks.task_executions (organization_id, task_id, attempt, worker_id) VALUES ($1, $2, 1, 'w')`, [a.org, b.parent], /task_executions_task_id_organization_id_fkey/],
+        [
+          `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) VALUES ($1, $2, $3)`,
+          [a.org, b.parent, a.parent],
+          /task_dependencies_task_id_organization_id_fkey/,
+        ],
+        [
+          `INSERT INTO tasks.task_executions (organization_id, task_id, attempt, worker_id) VALUES ($1, $2, 1, 'w')`,
+          [a.org, b.parent],
+          /task_executions_task_id_organization_id_fkey/,
+        ],
         [`UPDATE tasks.tasks SET definition_id = $2 WHERE id = $1`, [a.child, b.definition], /tasks_definition_id_organization_id_fkey/],
         [`UPDATE tasks.tasks SET workflow_id = $2 WHERE id = $1`, [a.child, b.workflow], /tasks_workflow_id_organization_id_fkey/],
         [`UPDATE tasks.tasks SET parent_task_id = $2 WHERE id = $1`, [a.child, b.parent], /tasks_parent_task_id_organization_id_fkey/],
-        [`UPDATE tasks.task_dependencies SET depends_on_task_id = $2 WHERE task_id = $1`, [a.waiting, b.parent], /task_dependencies_depends_on_task_id_organization_id_fkey/],
-        [`UPDATE tasks.task_executions SET task_id = $2 WHERE id = $1`, [a.execution, b.parent], /task_executions_task_id_organization_id_fkey/],
+        [
+          `UPDATE tasks.task_dependencies SET depends_on_task_id = $2 WHERE task_id = $1`,
+          [a.waiting, b.parent],
+          /task_dependencies_depends_on_task_id_organization_id_fkey/,
+        ],
+        [
+          `UPDATE tasks.task_executions SET task_id = $2 WHERE id = $1`,
+          [a.execution, b.parent],
+          /task_executions_task_id_organization_id_fkey/,
+        ],
       ];
       for (const [sql, params, constraint] of refused) await expect(asTenant(db, a.org, sql, params)).rejects.toThrow(constraint);
     });
   });
 
   it("services called with org A and org B's ids never succeed: NotFoundError or ValidationError naming the reference", async () => {
-    const bRows = async () => Promise.all(TASK_TABLES.map((table) => db.query(`SELECT * FROM ${table} WHERE organization_id = $1 ORDER BY 1, 2`, [b.org])));
+    const bRows = async () =>
+      Promise.all(TASK_TABLES.map((table) => db.query(`SELECT * FROM ${table} WHERE organization_id = $1 ORDER BY 1, 2`, [b.org])));
     const before = await bRows();
     await expectNothingWritten(db, async () => {
       await expectRefused(tasks.get(a.org, b.running), NotFoundError, 'task');
@@ -173,7 +214,9 @@ describe('tenancy of the tasks schema', () => {
       await expectRefused(tasks.enqueue(a.org, { title: 'x', parentTaskId: b.parent }), ValidationError, ['parentTaskId']);
       await expectRefused(tasks.enqueue(a.org, { title: 'x', definitionId: b.definition }), ValidationError, ['definitionId']);
       // With maxAttempts given the definition is not read first: the composite foreign key refuses it.
-      await expectRefused(tasks.enqueue(a.org, { title: 'x', definitionId: b.definition, maxAttempts: 2 }), ValidationError, ['definitionId']);
+      await expectRefused(tasks.enqueue(a.org, { title: 'x', definitionId: b.definition, maxAttempts: 2 }), ValidationError, [
+        'definitionId',
+      ]);
       await expectRefused(tasks.instantiateWorkflow(a.org, b.workflow), NotFoundError, 'workflow');
       await expectRefused(tasks.instantiateWorkflow(a.org, a.workflow, { parentTaskId: b.parent }), ValidationError, ['parentTaskId']);
 
@@ -215,9 +258,14 @@ describe('tenancy of the tasks schema', () => {
         [[...ready, b.running]],
       );
       expect(bStatus).toEqual(
-        [...ready.map((id) => ({ id, status: 'ready', locked_by: null })), { id: b.running, status: 'running', locked_by: 'w-b' }].sort((x, y) => x.id.localeCompare(y.id)),
+        [...ready.map((id) => ({ id, status: 'ready', locked_by: null })), { id: b.running, status: 'running', locked_by: 'w-b' }].sort(
+          (x, y) => x.id.localeCompare(y.id),
+        ),
       );
-      const stats = await new TaskStatsService(db.dataSource).stats(a.org, { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 3_600_000) });
+      const stats = await new TaskStatsService(db.dataSource).stats(a.org, {
+        from: new Date(Date.now() - 3_600_000),
+        to: new Date(Date.now() + 3_600_000),
+      });
       expect(stats.byWorker.map((w) => w.workerId).sort()).toEqual(['greedy', 'w-a']);
       for (const t of claimed) await queue.complete(a.org, t.id, { workerId: 'greedy' });
     } finally {

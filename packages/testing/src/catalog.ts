@@ -79,6 +79,9 @@ export async function expectEachMigrationReverts(
     const to = index === 0 ? '0' : module.migrations[index - 1].name;
     expect(await runner.down(module, { to })).toEqual([module.migrations[index].name]);
     // The migration's name travels with the catalog, so a failure names the down that is wrong.
-    expect({ reverted: module.migrations[index].name, catalog: await snapshot() }).toEqual({ reverted: module.migrations[index].name, catalog: before[index] });
+    expect({ reverted: module.migrations[index].name, catalog: await snapshot() }).toEqual({
+      reverted: module.migrations[index].name,
+      catalog: before[index],
+    });
   }
 }

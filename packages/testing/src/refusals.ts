@@ -34,7 +34,10 @@ export async function expectRefused(call: Promise<unknown>, errorClass: ErrorCla
     throw new Error(`expected ${errorClass.name}, got ${got?.constructor?.name}: ${got?.message}`, { cause: error });
   }
   if (error instanceof ValidationError || error instanceof ConflictError) {
-    expect({ error: error.message, fields: [...error.fields].sort() }).toEqual({ error: error.message, fields: [...((detail as string[]) ?? [])].sort() });
+    expect({ error: error.message, fields: [...error.fields].sort() }).toEqual({
+      error: error.message,
+      fields: [...((detail as string[]) ?? [])].sort(),
+    });
   }
   if (error instanceof NotFoundError && detail !== undefined) expect(error.entity).toBe(detail);
   return error;

@@ -71,16 +71,30 @@ export function useTestDatabase(options: TestDatabaseOptions): TestDatabase {
     return db;
   };
   return {
-    get kind() { return current().kind; },
-    get url() { return current().url; },
-    get poolSize() { return current().poolSize; },
-    get dataSource() { return current().dataSource; },
+    get kind() {
+      return current().kind;
+    },
+    get url() {
+      return current().url;
+    },
+    get poolSize() {
+      return current().poolSize;
+    },
+    get dataSource() {
+      return current().dataSource;
+    },
     query: (sql, params) => current().query(sql, params),
     close: () => current().close(),
   };
 }
 
-async function connect(kind: TestDatabaseKind, url: string, poolSize: number, modules: StrataModule[], dispose: () => Promise<void>): Promise<TestDatabase> {
+async function connect(
+  kind: TestDatabaseKind,
+  url: string,
+  poolSize: number,
+  modules: StrataModule[],
+  dispose: () => Promise<void>,
+): Promise<TestDatabase> {
   const dataSource = createDataSource({ url, poolSize, modules });
   await dataSource.initialize();
   return {

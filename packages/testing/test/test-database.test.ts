@@ -45,8 +45,11 @@ describe('test database provider', () => {
   it('drops test databases and templates left over for more than a day, and nothing else', async () => {
     const db = await createTestDatabase({ modules: [baseModule], migrate: false });
     const suffix = randomBytes(4).toString('hex');
-    const [old, oldTemplate, fresh, unrelated] = ['strata_test_old', 'strata_tpl_old', 'strata_test_new', 'unrelated'].map((n) => `${n}_${suffix}`);
-    const mark = (name: string, at: Date) => db.query(`COMMENT ON DATABASE "${name}" IS 'strata test database created ${at.toISOString()}'`);
+    const [old, oldTemplate, fresh, unrelated] = ['strata_test_old', 'strata_tpl_old', 'strata_test_new', 'unrelated'].map(
+      (n) => `${n}_${suffix}`,
+    );
+    const mark = (name: string, at: Date) =>
+      db.query(`COMMENT ON DATABASE "${name}" IS 'strata test database created ${at.toISOString()}'`);
     const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
     try {
       for (const name of [old, oldTemplate, fresh, unrelated]) await db.query(`CREATE DATABASE "${name}"`);

@@ -6,7 +6,9 @@ import { MaintenanceReport } from '../partitioning';
 
 export function formatMigrate(database: string, results: ModuleRunResult[]): string {
   const total = results.reduce((n, r) => n + r.applied.length, 0);
-  const lines = results.map((r) => `  ${r.module.padEnd(12)} ${r.applied.length ? `applied ${r.applied.length}: ${r.applied.join(', ')}` : 'up to date'}`);
+  const lines = results.map(
+    (r) => `  ${r.module.padEnd(12)} ${r.applied.length ? `applied ${r.applied.length}: ${r.applied.join(', ')}` : 'up to date'}`,
+  );
   const summary = total === 0 ? 'Nothing to apply: every module is up to date.' : `Applied ${total} migration(s).`;
   return [`Migrated ${database}`, ...lines, summary].join('\n');
 }
@@ -14,7 +16,9 @@ export function formatMigrate(database: string, results: ModuleRunResult[]): str
 export function formatStatus(database: string, modules: ModuleStatus[]): string {
   const lines = [`Migration status of ${database}`];
   for (const m of modules) {
-    lines.push(`  ${m.module.padEnd(12)} ${m.applied.length} applied, ${m.pending.length} pending${m.unknown.length ? `, ${m.unknown.length} unknown` : ''}`);
+    lines.push(
+      `  ${m.module.padEnd(12)} ${m.applied.length} applied, ${m.pending.length} pending${m.unknown.length ? `, ${m.unknown.length} unknown` : ''}`,
+    );
     for (const a of m.applied) lines.push(`    [x] ${a.name}  (${a.appliedAt.toISOString()})`);
     for (const p of m.pending) lines.push(`    [ ] ${p}`);
     for (const u of m.unknown) lines.push(`    [?] ${u}  (in the database, not in the code)`);
@@ -30,11 +34,14 @@ export function formatHealth(report: HealthReport & { target?: string }): string
     `  extensions   ${report.extensions.map((e) => `${e.name} ${e.version}`).join(', ') || 'none'}${report.vector_available ? '' : ' (pgvector NOT available)'}`,
     '  modules',
     ...report.modules.map(
-      (m) => `    ${m.module.padEnd(12)} ${m.applied} applied${m.pending ? `, ${m.pending.length} pending` : ''}${m.latest ? `  latest ${m.latest}` : ''}`,
+      (m) =>
+        `    ${m.module.padEnd(12)} ${m.applied} applied${m.pending ? `, ${m.pending.length} pending` : ''}${m.latest ? `  latest ${m.latest}` : ''}`,
     ),
     '  partitions',
     ...(report.partitions.length
-      ? report.partitions.map((p) => `    ${p.table.padEnd(28)} ${p.partitions_ahead} ahead (premake ${p.premake}), ${p.default_rows} row(s) in DEFAULT`)
+      ? report.partitions.map(
+          (p) => `    ${p.table.padEnd(28)} ${p.partitions_ahead} ahead (premake ${p.premake}), ${p.default_rows} row(s) in DEFAULT`,
+        )
       : ['    none']),
     `  rls          ${report.tenant_tables_without_forced_rls.length ? `UNPROTECTED: ${report.tenant_tables_without_forced_rls.join(', ')}` : 'every tenant table forces row-level security'}`,
     `  indexes      ${report.invalid_indexes.length ? `INVALID: ${report.invalid_indexes.join(', ')}` : 'all valid'}`,
@@ -58,12 +65,17 @@ export function formatDrift(report: DriftReport): string {
   if (report.statements.length === 0) {
     return `${report.module}: no drift: the migrations produce exactly the entities${report.ignored.length ? ` (${report.ignored.length} hand-written object statement(s) ignored)` : ''}.`;
   }
-  return [`${report.module}: DRIFT: the entities differ from the migrated schema. Missing migration for:`, ...report.statements.map((s) => `  ${s};`)].join('\n');
+  return [
+    `${report.module}: DRIFT: the entities differ from the migrated schema. Missing migration for:`,
+    ...report.statements.map((s) => `  ${s};`),
+  ].join('\n');
 }
 
 export function formatIntegrity(report: IntegrityReport): string {
   return [
     `Integrity: ${report.ok ? 'OK' : 'VIOLATIONS FOUND'}`,
-    ...report.checks.map((c) => `  ${c.violations.length ? '✗' : '✓'} ${c.check}${c.violations.length ? `: ${c.violations.join(', ')}` : ''}`),
+    ...report.checks.map(
+      (c) => `  ${c.violations.length ? '✗' : '✓'} ${c.check}${c.violations.length ? `: ${c.violations.join(', ')}` : ''}`,
+    ),
   ].join('\n');
 }

@@ -24,7 +24,14 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { package: { type: 'string' }, to: { type: 'string' }, name: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      package: { type: 'string' },
+      to: { type: 'string' },
+      name: { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
   });
   const command = positionals[0];
   if (values.help || !command) {
@@ -43,7 +50,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'revert': {
       const result = await revertModule(installed, module.name, values.to, { log });
-      print(result.reverted.length ? `${module.name}: reverted ${result.reverted.join(', ')}` : `${module.name}: nothing to revert`, result);
+      print(
+        result.reverted.length ? `${module.name}: reverted ${result.reverted.join(', ')}` : `${module.name}: nothing to revert`,
+        result,
+      );
       return 0;
     }
     case 'status': {

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { MigrationError } from '../errors';
 import { Database, DatabaseTarget, createDataSource, openDatabase, resolveDatabaseTarget } from '../database';
 import { HealthReport, IntegrityReport, healthCheck, validateIntegrity } from '../health';
-import { DriftReport, MigrationRunner, assertRevertTarget, ModuleRunResult, ModuleStatus, checkSchemaDrift, requirementClosure } from '../migration';
+import {
+  DriftReport,
+  MigrationRunner,
+  assertRevertTarget,
+  ModuleRunResult,
+  ModuleStatus,
+  checkSchemaDrift,
+  requirementClosure,
+} from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
 import { StrataModule } from '../module';
 import { snakeCase } from '../naming';
@@ -27,7 +35,10 @@ export async function withDatabase<T>(work: (db: Database) => Promise<T>, target
   }
 }
 
-export async function migrateModules(modules: StrataModule[], options: OperationOptions = {}): Promise<{ database: string; results: ModuleRunResult[] }> {
+export async function migrateModules(
+  modules: StrataModule[],
+  options: OperationOptions = {},
+): Promise<{ database: string; results: ModuleRunResult[] }> {
   return withDatabase(async (db) => {
     options.log?.(`Database: ${db.description}`);
     const results = await new MigrationRunner({ url: db.url }, { log: options.log }).up(modules);
@@ -51,14 +62,22 @@ export async function revertModule(
     const dependents = new Set(modules.filter((m) => m.requires.includes(moduleName)).map((m) => m.name));
     const blocking = (await runner.status(modules)).filter((s) => dependents.has(s.module) && s.applied.length > 0);
     if (blocking.length) {
-      throw new MigrationError(`Cannot revert ${moduleName}: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`);
+      throw new MigrationError(
+        `Cannot revert ${moduleName}: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`,
+      );
     }
     return { module: moduleName, reverted: await runner.down(module, { to }) };
   }, options.target);
 }
 
-export async function moduleStatus(modules: StrataModule[], options: OperationOptions = {}): Promise<{ database: string; modules: ModuleStatus[] }> {
-  return withDatabase(async (db) => ({ database: db.description, modules: await new MigrationRunner({ url: db.url }).status(modules) }), options.target);
+export async function moduleStatus(
+  modules: StrataModule[],
+  options: OperationOptions = {},
+): Promise<{ database: string; modules: ModuleStatus[] }> {
+  return withDatabase(
+    async (db) => ({ database: db.description, modules: await new MigrationRunner({ url: db.url }).status(modules) }),
+    options.target,
+  );
 }
 
 /** Opens the selected database and a one-connection DataSource on it for `work`. */
@@ -75,7 +94,10 @@ async function withDataSource<T>(work: (dataSource: DataSource, db: Database) =>
 }
 
 export async function databaseHealth(modules: StrataModule[], options: OperationOptions = {}): Promise<HealthReport & { target: string }> {
-  return withDataSource(async (dataSource, db) => ({ target: db.description, ...(await healthCheck(dataSource, modules)) }), options.target);
+  return withDataSource(
+    async (dataSource, db) => ({ target: db.description, ...(await healthCheck(dataSource, modules)) }),
+    options.target,
+  );
 }
 
 export async function databaseIntegrity(options: OperationOptions = {}): Promise<IntegrityReport> {
@@ -91,7 +113,11 @@ export async function maintainPartitions(options: OperationOptions = {}): Promis
  * Without: a scratch in-memory database migrated from empty, so the check
  * proves "migrations produce exactly the entities".
  */
-export async function checkModuleDrift(module: StrataModule, installed: StrataModule[], options: OperationOptions = {}): Promise<DriftReport> {
+export async function checkModuleDrift(
+  module: StrataModule,
+  installed: StrataModule[],
+  options: OperationOptions = {},
+): Promise<DriftReport> {
   const target = options.target ?? scratchTarget();
   const closure = requirementClosure(module, installed);
   return withDatabase(async (db) => {
@@ -99,7 +125,9 @@ export async function checkModuleDrift(module: StrataModule, installed: StrataMo
     if (target.kind === 'embedded') await runner.up(closure);
     const pending = (await runner.status(closure)).filter((s) => s.pending.length > 0);
     if (pending.length) {
-      throw new MigrationError(`Migrate first: pending migrations in ${pending.map((s) => `${s.module} (${s.pending.join(', ')})`).join('; ')}`);
+      throw new MigrationError(
+        `Migrate first: pending migrations in ${pending.map((s) => `${s.module} (${s.pending.join(', ')})`).join('; ')}`,
+      );
     }
     return checkSchemaDrift(db.url, module, installed);
   }, target);
@@ -116,7 +144,10 @@ export async function generateMigration(
   const report = await checkModuleDrift(module, installed, options);
   const timestamp = Date.now();
   const kebab = snakeCase(name).replace(/_/g, '-');
-  const className = `${kebab.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('')}${timestamp}`;
+  const className = `${kebab
+    .split('-')
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('')}${timestamp}`;
   if (report.statements.length === 0) return { file: null, className, statements: [] };
   const file = join(packageDir, 'src', 'migrations', `${timestamp}-${kebab}.ts`);
   mkdirSync(join(packageDir, 'src', 'migrations'), { recursive: true });

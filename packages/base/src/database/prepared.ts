@@ -23,7 +23,11 @@ let lastName = 0;
  * Behind a connection pooler in transaction mode, the pooler must support
  * protocol-level prepared statements (PgBouncer 1.21 or later).
  */
-export async function queryPrepared<T = Record<string, unknown>>(dataSource: DataSource, text: string, parameters: unknown[]): Promise<T[]> {
+export async function queryPrepared<T = Record<string, unknown>>(
+  dataSource: DataSource,
+  text: string,
+  parameters: unknown[],
+): Promise<T[]> {
   const driver = dataSource.driver as PostgresDriver;
   const [connection, release] = await driver.obtainMasterConnection();
   // A connection that breaks while checked out emits 'error'; unheard, that would

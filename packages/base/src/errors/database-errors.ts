@@ -73,7 +73,12 @@ export function translateDatabaseError(error: unknown, subject = 'input', constr
       if (err.constraint === `${err.table}_organization_id_fkey`) throw new NotFoundError('organization', {});
       const fields = known ?? fieldsOf(err);
       throw new ValidationError(
-        [{ field: fields.join(',') || err.constraint || 'reference', messages: ['refers to a row that does not exist in this organization'] }],
+        [
+          {
+            field: fields.join(',') || err.constraint || 'reference',
+            messages: ['refers to a row that does not exist in this organization'],
+          },
+        ],
         subject,
       );
     }

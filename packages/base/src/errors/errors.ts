@@ -52,7 +52,9 @@ export class NotFoundError extends StrataError {
     readonly entity: string,
     readonly key: Record<string, unknown>,
   ) {
-    const described = Object.entries(key).map(([k, v]) => `${k}=${String(v)}`).join(', ');
+    const described = Object.entries(key)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(', ');
     super(described ? `${entity} not found: ${described}` : `${entity} not found`);
   }
 }

@@ -10,7 +10,14 @@ export interface HealthReport {
   extensions: { name: string; version: string }[];
   vector_available: boolean;
   modules: { module: string; applied: number; latest: string | null; pending: string[] | null }[];
-  partitions: { table: string; interval: string; partitions_ahead: number; premake: number; default_rows: number; last_maintained_at: string | null }[];
+  partitions: {
+    table: string;
+    interval: string;
+    partitions_ahead: number;
+    premake: number;
+    default_rows: number;
+    last_maintained_at: string | null;
+  }[];
   tenant_tables_without_forced_rls: string[];
   invalid_indexes: string[];
   problems: string[];

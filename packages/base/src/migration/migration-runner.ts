@@ -150,7 +150,13 @@ export class MigrationRunner {
     const dataSource = createDataSource({
       url: this.connection.url,
       poolSize: 1,
-      options: { schema: module.name, migrationsTableName: 'migrations', migrations: module.migrations, migrationsTransactionMode: 'each', ...(this.logger ? { logger: this.logger, logging: true } : {}) },
+      options: {
+        schema: module.name,
+        migrationsTableName: 'migrations',
+        migrations: module.migrations,
+        migrationsTransactionMode: 'each',
+        ...(this.logger ? { logger: this.logger, logging: true } : {}),
+      },
     });
     await dataSource.initialize();
     const queryRunner = dataSource.createQueryRunner();

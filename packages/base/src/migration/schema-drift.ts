@@ -34,14 +34,20 @@ export async function checkSchemaDrift(url: string, module: StrataModule, instal
     const own = sql.upQueries.map((q) => q.query).filter(isOwn);
     const statements = own.filter((q) => !isManual(q));
     const ignored = own.filter(isManual);
-    const revert = sql.downQueries.map((q) => q.query).filter((q) => isOwn(q) && !isManual(q)).reverse();
+    const revert = sql.downQueries
+      .map((q) => q.query)
+      .filter((q) => isOwn(q) && !isManual(q))
+      .reverse();
     return { module: module.name, statements, ignored, revert };
   } finally {
     await dataSource.destroy();
   }
 }
 
-async function manualObjectNames(query: (sql: string, params?: unknown[]) => Promise<{ name: string }[]>, schema: string): Promise<Set<string>> {
+async function manualObjectNames(
+  query: (sql: string, params?: unknown[]) => Promise<{ name: string }[]>,
+  schema: string,
+): Promise<Set<string>> {
   const rows = await query(
     `SELECT c.relname AS name FROM pg_description d JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass
        JOIN pg_namespace n ON n.oid = c.relnamespace

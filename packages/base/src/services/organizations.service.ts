@@ -9,7 +9,9 @@ import { validateInput } from '../validation';
 
 export class CreateOrganizationInput {
   @IsString() @Length(1, 255) name!: string;
-  @IsString() @Matches(/^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$/, { message: 'slug must be lowercase letters, digits and dashes' }) slug!: string;
+  @IsString()
+  @Matches(/^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$/, { message: 'slug must be lowercase letters, digits and dashes' })
+  slug!: string;
   @IsOptional() @IsObject() settings?: Record<string, unknown>;
 }
 
@@ -34,7 +36,9 @@ export class OrganizationsService {
     const id = randomUUID();
     try {
       return await withTenant(this.dataSource, id, (m) =>
-        m.getRepository(Organization).save(m.getRepository(Organization).create({ id, name: valid.name, slug: valid.slug, settings: valid.settings ?? {} })),
+        m
+          .getRepository(Organization)
+          .save(m.getRepository(Organization).create({ id, name: valid.name, slug: valid.slug, settings: valid.settings ?? {} })),
       );
     } catch (error) {
       translateDatabaseError(error, 'organization');
@@ -69,7 +73,9 @@ export class OrganizationsService {
     const valid = await validateInput(CreateUserInput, input, 'user');
     try {
       const repository = this.dataSource.getRepository(User);
-      return await repository.save(repository.create({ email: valid.email.toLowerCase(), name: valid.name, preferences: valid.preferences ?? {} }));
+      return await repository.save(
+        repository.create({ email: valid.email.toLowerCase(), name: valid.name, preferences: valid.preferences ?? {} }),
+      );
     } catch (error) {
       translateDatabaseError(error, 'user');
     }
@@ -83,7 +89,9 @@ export class OrganizationsService {
     const valid = await validateInput(AddMemberInput, input, 'membership');
     try {
       return await withTenant(this.dataSource, organizationId, (m) =>
-        m.getRepository(OrganizationMembership).save(m.getRepository(OrganizationMembership).create({ organizationId, userId: valid.userId, role: valid.role })),
+        m
+          .getRepository(OrganizationMembership)
+          .save(m.getRepository(OrganizationMembership).create({ organizationId, userId: valid.userId, role: valid.role })),
       );
     } catch (error) {
       translateDatabaseError(error, 'membership');

@@ -23,14 +23,22 @@ export class ProjectRepository extends TenantRow {
   // explicit name keeps `<table>_organization_id_<column>_fkey`, which error messages rely on.
   @ManyToOne(() => Project, { onDelete: 'CASCADE' })
   @JoinColumn([
-    { name: 'organization_id', referencedColumnName: 'organizationId', foreignKeyConstraintName: 'project_repositories_organization_id_project_id_fkey' },
+    {
+      name: 'organization_id',
+      referencedColumnName: 'organizationId',
+      foreignKeyConstraintName: 'project_repositories_organization_id_project_id_fkey',
+    },
     { name: 'project_id', referencedColumnName: 'id' },
   ])
   project?: Project;
 
   @ManyToOne(() => CodeRepository, { onDelete: 'CASCADE' })
   @JoinColumn([
-    { name: 'organization_id', referencedColumnName: 'organizationId', foreignKeyConstraintName: 'project_repositories_organization_id_repository_id_fkey' },
+    {
+      name: 'organization_id',
+      referencedColumnName: 'organizationId',
+      foreignKeyConstraintName: 'project_repositories_organization_id_repository_id_fkey',
+    },
     { name: 'repository_id', referencedColumnName: 'id' },
   ])
   repository?: CodeRepository;

@@ -29,7 +29,11 @@ export class TeamMember extends TenantRow {
   // explicit name keeps `<table>_organization_id_<column>_fkey`, which error messages rely on.
   @ManyToOne(() => Team, { onDelete: 'CASCADE' })
   @JoinColumn([
-    { name: 'organization_id', referencedColumnName: 'organizationId', foreignKeyConstraintName: 'team_members_organization_id_team_id_fkey' },
+    {
+      name: 'organization_id',
+      referencedColumnName: 'organizationId',
+      foreignKeyConstraintName: 'team_members_organization_id_team_id_fkey',
+    },
     { name: 'team_id', referencedColumnName: 'id' },
   ])
   team?: Team;

@@ -61,7 +61,9 @@ export class ProjectsService {
 
   async get(organizationId: string, projectId: string): Promise<Project> {
     validateId(projectId, 'projectId', 'project');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, id: projectId }));
+    const found = await withTenant(this.dataSource, organizationId, (m) =>
+      m.getRepository(Project).findOneBy({ organizationId, id: projectId }),
+    );
     if (!found) throw new NotFoundError('project', { id: projectId });
     return found;
   }
@@ -144,7 +146,8 @@ export class ProjectsService {
         { organizationId, projectId, from },
       );
       if (moved) return moved;
-      if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId }))) throw new NotFoundError('project', { id: projectId });
+      if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId })))
+        throw new NotFoundError('project', { id: projectId });
       throw new StateError(`project ${projectId} is already ${status}`);
     });
   }

@@ -5,8 +5,18 @@ import { hydrate } from '@strata/base';
 export type Values<T> = Partial<T> | QueryDeepPartialEntity<T>;
 
 /** INSERT … RETURNING *: the row exactly as stored, defaults included, in one statement. */
-export async function insertReturning<T extends ObjectLiteral>(manager: EntityManager, entity: EntityTarget<T>, values: Values<T>): Promise<T> {
-  const result = await manager.createQueryBuilder().insert().into(entity).values(values as QueryDeepPartialEntity<T>).returning('*').execute();
+export async function insertReturning<T extends ObjectLiteral>(
+  manager: EntityManager,
+  entity: EntityTarget<T>,
+  values: Values<T>,
+): Promise<T> {
+  const result = await manager
+    .createQueryBuilder()
+    .insert()
+    .into(entity)
+    .values(values as QueryDeepPartialEntity<T>)
+    .returning('*')
+    .execute();
   return hydrate(manager, entity, result.raw)[0];
 }
 
@@ -22,6 +32,12 @@ export async function updateReturning<T extends ObjectLiteral>(
   where: string,
   parameters: ObjectLiteral,
 ): Promise<T | undefined> {
-  const result = await manager.createQueryBuilder().update(entity).set(values as QueryDeepPartialEntity<T>).where(where, parameters).returning('*').execute();
+  const result = await manager
+    .createQueryBuilder()
+    .update(entity)
+    .set(values as QueryDeepPartialEntity<T>)
+    .where(where, parameters)
+    .returning('*')
+    .execute();
   return hydrate(manager, entity, result.raw)[0];
 }

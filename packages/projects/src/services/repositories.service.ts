@@ -87,7 +87,10 @@ export class RepositoriesService {
       m
         .getRepository(CodeRepository)
         .createQueryBuilder('repository')
-        .where('repository.organizationId = :organizationId AND repository.provider = :provider', { organizationId, provider: lookup.provider })
+        .where('repository.organizationId = :organizationId AND repository.provider = :provider', {
+          organizationId,
+          provider: lookup.provider,
+        })
         .andWhere('lower(repository.fullName) = lower(:fullName)', { fullName: lookup.fullName })
         .getOne(),
     );
@@ -107,7 +110,10 @@ export class RepositoriesService {
     requireSomeField(changes, UPDATABLE, 'repository');
     try {
       const updated = await withTenant(this.dataSource, organizationId, (m) =>
-        updateReturning<CodeRepository>(m, CodeRepository, changes, 'organization_id = :organizationId AND id = :repositoryId', { organizationId, repositoryId }),
+        updateReturning<CodeRepository>(m, CodeRepository, changes, 'organization_id = :organizationId AND id = :repositoryId', {
+          organizationId,
+          repositoryId,
+        }),
       );
       if (!updated) throw new NotFoundError('repository', { id: repositoryId });
       return updated;
@@ -121,12 +127,15 @@ export class RepositoriesService {
     validateId(projectId, 'projectId', 'project repository link');
     validateId(repositoryId, 'repositoryId', 'project repository link');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) => insertReturning(m, ProjectRepository, { organizationId, projectId, repositoryId }));
+      return await withTenant(this.dataSource, organizationId, (m) =>
+        insertReturning(m, ProjectRepository, { organizationId, projectId, repositoryId }),
+      );
     } catch (error) {
       // The composite references fail for unknown ids and for another organization's ids alike.
       const constraint = violatedConstraint(error);
       if (constraint === 'project_repositories_organization_id_project_id_fkey') throw new NotFoundError('project', { id: projectId });
-      if (constraint === 'project_repositories_organization_id_repository_id_fkey') throw new NotFoundError('repository', { id: repositoryId });
+      if (constraint === 'project_repositories_organization_id_repository_id_fkey')
+        throw new NotFoundError('repository', { id: repositoryId });
       rethrowDatabaseError(error, 'project repository link');
     }
   }
@@ -144,7 +153,8 @@ export class RepositoriesService {
   async listForProject(organizationId: string, projectId: string): Promise<CodeRepository[]> {
     validateId(projectId, 'projectId', 'project');
     return withTenant(this.dataSource, organizationId, async (m) => {
-      if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId }))) throw new NotFoundError('project', { id: projectId });
+      if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId })))
+        throw new NotFoundError('project', { id: projectId });
       return m
         .getRepository(CodeRepository)
         .createQueryBuilder('repository')

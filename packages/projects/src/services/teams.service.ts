@@ -1,6 +1,16 @@
 import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, OrganizationMembership, ValidationError, definedProperties, hydrate, validateId, validateInput, violatedConstraint, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  OrganizationMembership,
+  ValidationError,
+  definedProperties,
+  hydrate,
+  validateId,
+  validateInput,
+  violatedConstraint,
+  withTenant,
+} from '@strata/base';
 import { TEAM_ROLES, Team, TeamMember } from '../entities';
 import type { TeamRole } from '../entities';
 import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField } from '../validation';
@@ -122,11 +132,17 @@ export class TeamsService {
     validateId(userId, 'userId', 'team member');
     const { role } = await validateInput(ChangeTeamRoleInput, input, 'team member');
     const updated = await withTenant(this.dataSource, organizationId, (m) =>
-      updateReturning<TeamMember>(m, TeamMember, { role }, 'organization_id = :organizationId AND team_id = :teamId AND user_id = :userId', {
-        organizationId,
-        teamId,
-        userId,
-      }),
+      updateReturning<TeamMember>(
+        m,
+        TeamMember,
+        { role },
+        'organization_id = :organizationId AND team_id = :teamId AND user_id = :userId',
+        {
+          organizationId,
+          teamId,
+          userId,
+        },
+      ),
     );
     if (!updated) throw new NotFoundError('team member', { teamId, userId });
     return updated;
@@ -135,7 +151,9 @@ export class TeamsService {
   async removeMember(organizationId: string, teamId: string, userId: string): Promise<void> {
     validateId(teamId, 'teamId', 'team member');
     validateId(userId, 'userId', 'team member');
-    const result = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TeamMember).delete({ organizationId, teamId, userId }));
+    const result = await withTenant(this.dataSource, organizationId, (m) =>
+      m.getRepository(TeamMember).delete({ organizationId, teamId, userId }),
+    );
     if (!result.affected) throw new NotFoundError('team member', { teamId, userId });
   }
 

@@ -31,7 +31,15 @@ export function isBranchName(value: unknown): boolean {
   if (typeof value !== 'string' || value.length === 0 || value.length > 255) return false;
   if (/[\s\p{Cc}~^:?*[\\]/u.test(value)) return false;
   if (value.includes('..') || value.includes('@{') || value.includes('//')) return false;
-  if (value === '@' || value.startsWith('-') || value.startsWith('/') || value.endsWith('/') || value.endsWith('.') || value.endsWith('.lock')) return false;
+  if (
+    value === '@' ||
+    value.startsWith('-') ||
+    value.startsWith('/') ||
+    value.endsWith('/') ||
+    value.endsWith('.') ||
+    value.endsWith('.lock')
+  )
+    return false;
   return value.split('/').every((part) => !part.startsWith('.'));
 }
 
@@ -41,7 +49,10 @@ export function IsCloneUrl(options?: ValidationOptions): PropertyDecorator {
       name: 'isCloneUrl',
       validator: {
         validate: isCloneUrl,
-        defaultMessage: buildMessage((each) => `${each}$property must be an http(s), ssh or git URL, or git@host:owner/name.git, without credentials`, options),
+        defaultMessage: buildMessage(
+          (each) => `${each}$property must be an http(s), ssh or git URL, or git@host:owner/name.git, without credentials`,
+          options,
+        ),
       },
     },
     options,
@@ -52,7 +63,10 @@ export function IsBranchName(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
       name: 'isBranchName',
-      validator: { validate: isBranchName, defaultMessage: buildMessage((each) => `${each}$property must be a valid git branch name`, options) },
+      validator: {
+        validate: isBranchName,
+        defaultMessage: buildMessage((each) => `${each}$property must be a valid git branch name`, options),
+      },
     },
     options,
   );

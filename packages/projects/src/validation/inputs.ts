@@ -3,7 +3,8 @@ import { ValidationError } from '@strata/base';
 import { SLUG_PATTERN } from './patterns';
 
 export const SLUG_MESSAGE = 'slug must be 1 to 100 lowercase letters, digits and inner dashes';
-export const FULL_NAME_MESSAGE = 'fullName must be owner/name (letters, digits, _ - .; nested groups allowed; no spaces, no leading or trailing slash)';
+export const FULL_NAME_MESSAGE =
+  'fullName must be owner/name (letters, digits, _ - .; nested groups allowed; no spaces, no leading or trailing slash)';
 
 /**
  * Like `@IsOptional()`, but only a missing value skips the rules that follow:

@@ -10,7 +10,10 @@ import { JsonbColumn, TenantRow } from '@strata/base';
 @Unique(['organizationId', 'name'])
 @Check('task_definitions_timeout_seconds_check', `"timeout_seconds" > 0`)
 @Check('task_definitions_max_attempts_check', `"max_attempts" BETWEEN 1 AND 100`)
-@Check('task_definitions_backoff_check', `"backoff_base_seconds" >= 0 AND "backoff_factor" >= 1 AND "backoff_max_seconds" >= "backoff_base_seconds"`)
+@Check(
+  'task_definitions_backoff_check',
+  `"backoff_base_seconds" >= 0 AND "backoff_factor" >= 1 AND "backoff_max_seconds" >= "backoff_base_seconds"`,
+)
 export class TaskDefinition extends TenantRow {
   @Column({ type: 'varchar', length: 255 })
   name!: string;

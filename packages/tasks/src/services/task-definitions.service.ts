@@ -44,7 +44,9 @@ export class TaskDefinitionsService {
     try {
       return await withTenant(this.dataSource, organizationId, (m) => {
         const repository = m.getRepository(TaskDefinition);
-        return repository.save(repository.create({ ...valid, organizationId, inputSchema: valid.inputSchema ?? {}, metadata: valid.metadata ?? {} }));
+        return repository.save(
+          repository.create({ ...valid, organizationId, inputSchema: valid.inputSchema ?? {}, metadata: valid.metadata ?? {} }),
+        );
       });
     } catch (error) {
       translateDatabaseError(error, 'task definition', CONSTRAINT_FIELDS);

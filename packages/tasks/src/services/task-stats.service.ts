@@ -83,7 +83,11 @@ export class TaskStatsService {
         from: valid.from,
         to: valid.to,
         queue,
-        byDefinition: byDefinition.map((r: Row) => ({ definitionId: r.definition_id, definitionName: r.definition_name, ...executionStats(r, hours) })),
+        byDefinition: byDefinition.map((r: Row) => ({
+          definitionId: r.definition_id,
+          definitionName: r.definition_name,
+          ...executionStats(r, hours),
+        })),
         byWorker: byWorker.map((r: Row) => ({ workerId: r.worker_id, ...executionStats(r, hours) })),
       };
     });

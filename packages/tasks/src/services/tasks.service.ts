@@ -1,11 +1,19 @@
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize, IsArray, IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min,
-} from 'class-validator';
+import { ArrayMaxSize, IsArray, IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import {
-  ConflictError, NotFoundError, StateError, ValidationError, definedProperties, hydrate, translateDatabaseError, validateId, validateIds, validateInput, withTenant,
+  ConflictError,
+  NotFoundError,
+  StateError,
+  ValidationError,
+  definedProperties,
+  hydrate,
+  translateDatabaseError,
+  validateId,
+  validateIds,
+  validateInput,
+  withTenant,
 } from '@strata/base';
 import type { TaskStatus } from '../entities';
 import { FINISHED_TASK_STATUSES, TASK_STATUSES, Task, Workflow } from '../entities';
@@ -87,8 +95,18 @@ export class TasksService {
            ON CONFLICT ON CONSTRAINT tasks_organization_id_idempotency_key_key DO NOTHING
            RETURNING *`,
           [
-            organizationId, valid.projectId ?? null, valid.definitionId ?? null, valid.parentTaskId ?? null, valid.title, status,
-            valid.priority ?? 0, valid.input ?? {}, valid.runAfter ?? null, maxAttempts, valid.idempotencyKey ?? null, rank,
+            organizationId,
+            valid.projectId ?? null,
+            valid.definitionId ?? null,
+            valid.parentTaskId ?? null,
+            valid.title,
+            status,
+            valid.priority ?? 0,
+            valid.input ?? {},
+            valid.runAfter ?? null,
+            maxAttempts,
+            valid.idempotencyKey ?? null,
+            rank,
           ],
         );
         if (rows.length === 0) {
@@ -115,12 +133,18 @@ export class TasksService {
       return await withTenant(this.dataSource, organizationId, async (m) => {
         const workflow = await m.getRepository(Workflow).findOneBy({ id: workflowId });
         if (!workflow) throw new NotFoundError('workflow', { id: workflowId });
-        if (workflow.status !== 'active') throw new StateError(`workflow ${workflow.name} v${workflow.version} is ${workflow.status}: only active workflows can be instantiated`);
+        if (workflow.status !== 'active')
+          throw new StateError(
+            `workflow ${workflow.name} v${workflow.version} is ${workflow.status}: only active workflows can be instantiated`,
+          );
         await assertTasksExist(m, valid.parentTaskId === undefined ? [] : [valid.parentTaskId], 'parentTaskId');
         const runId = randomUUID();
         const { steps, edges } = workflow.definition;
         const hasIncoming = new Set(edges.map((e) => e.to));
-        const ranks = topologicalRanks(steps.map((s) => s.key), edges);
+        const ranks = topologicalRanks(
+          steps.map((s) => s.key),
+          edges,
+        );
         const rows = await m.query(
           `INSERT INTO tasks.tasks (organization_id, project_id, workflow_id, workflow_run_id, workflow_step, definition_id, parent_task_id,
                                     title, status, priority, input, max_attempts, dag_rank)
@@ -132,12 +156,19 @@ export class TasksService {
             ORDER BY s.ord
            RETURNING *`,
           [
-            organizationId, valid.projectId ?? workflow.projectId, workflow.id, runId, valid.parentTaskId ?? null, valid.priority ?? 0, valid.input ?? {},
+            organizationId,
+            valid.projectId ?? workflow.projectId,
+            workflow.id,
+            runId,
+            valid.parentTaskId ?? null,
+            valid.priority ?? 0,
+            valid.input ?? {},
             JSON.stringify(steps.map((s, ord) => ({ ...s, ord, waits: hasIncoming.has(s.key), rank: ranks.get(s.key) }))),
           ],
         );
         const tasks = hydrate(m, Task, rows);
-        if (tasks.length !== steps.length) throw new StateError(`workflow ${workflow.name}: ${steps.length} steps but ${tasks.length} tasks were created`);
+        if (tasks.length !== steps.length)
+          throw new StateError(`workflow ${workflow.name}: ${steps.length} steps but ${tasks.length} tasks were created`);
         if (edges.length > 0) {
           await m.query(
             `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id)
@@ -191,7 +222,10 @@ export class TasksService {
     validateIds({ taskId, dependsOnTaskId }, 'task dependency');
     return withTenant(this.dataSource, organizationId, async (m) => {
       await lockTask(m, taskId);
-      const [, deleted] = await m.query(`DELETE FROM tasks.task_dependencies WHERE task_id = $1 AND depends_on_task_id = $2`, [taskId, dependsOnTaskId]);
+      const [, deleted] = await m.query(`DELETE FROM tasks.task_dependencies WHERE task_id = $1 AND depends_on_task_id = $2`, [
+        taskId,
+        dependsOnTaskId,
+      ]);
       if (deleted === 0) throw new NotFoundError('task dependency', { taskId, dependsOnTaskId });
       await m.query(
         `UPDATE tasks.tasks t SET status = 'ready', updated_at = now()
@@ -215,7 +249,12 @@ export class TasksService {
   async list(organizationId: string, filter: ListTasksInput = {}): Promise<Task[]> {
     const { limit = 100, offset = 0, ...where } = await validateInput(ListTasksInput, filter, 'task filter');
     return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Task).find({ where: { ...definedProperties(where), deletedAt: IsNull() }, order: { createdAt: 'ASC', id: 'ASC' }, take: limit, skip: offset }),
+      m.getRepository(Task).find({
+        where: { ...definedProperties(where), deletedAt: IsNull() },
+        order: { createdAt: 'ASC', id: 'ASC' },
+        take: limit,
+        skip: offset,
+      }),
     );
   }
 
@@ -245,7 +284,8 @@ export class TasksService {
     }
     return withTenant(this.dataSource, organizationId, async (m) => {
       const task = await lockTask(m, taskId);
-      if (FINISHED_TASK_STATUSES.includes(task.status)) throw new StateError(`task ${taskId} is ${task.status}: it can no longer be cancelled`);
+      if (FINISHED_TASK_STATUSES.includes(task.status))
+        throw new StateError(`task ${taskId} is ${task.status}: it can no longer be cancelled`);
       return cancelSubtree(m, taskId, reason);
     });
   }
@@ -294,7 +334,11 @@ function refuseMissing(ids: string[], found: { id: string }[], field: string): v
  * with the NO KEY UPDATE locks of other graph edits and of promotion, so those
  * never deadlock with us.
  */
-async function statusAfterDependencies(m: EntityManager, dependsOn: string[], field: string): Promise<{ status: TaskStatus; rank: number }> {
+async function statusAfterDependencies(
+  m: EntityManager,
+  dependsOn: string[],
+  field: string,
+): Promise<{ status: TaskStatus; rank: number }> {
   if (dependsOn.length === 0) return { status: 'ready', rank: 0 };
   const rows: { id: string; status: TaskStatus; dag_rank: number }[] = await m.query(
     'SELECT id, status, dag_rank FROM tasks.tasks WHERE id = ANY ($1) ORDER BY id FOR KEY SHARE',
@@ -329,10 +373,11 @@ function topologicalRanks(keys: string[], edges: { from: string; to: string }[])
 }
 
 async function insertDependencies(m: EntityManager, organizationId: string, taskId: string, dependsOn: string[]): Promise<void> {
-  await m.query(
-    `INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) SELECT $1, $2, unnest($3::uuid[])`,
-    [organizationId, taskId, dependsOn],
-  );
+  await m.query(`INSERT INTO tasks.task_dependencies (organization_id, task_id, depends_on_task_id) SELECT $1, $2, unnest($3::uuid[])`, [
+    organizationId,
+    taskId,
+    dependsOn,
+  ]);
 }
 
 const SEVERITY: Record<string, number> = { ready: 0, pending: 1, blocked: 2 };

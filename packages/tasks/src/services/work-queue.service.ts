@@ -1,6 +1,15 @@
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { DataSource } from 'typeorm';
-import { NotFoundError, StateError, assertOrganizationId, hydrate, queryPrepared, validateId, validateInput, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  StateError,
+  assertOrganizationId,
+  hydrate,
+  queryPrepared,
+  validateId,
+  validateInput,
+  withTenant,
+} from '@strata/base';
 import { Task } from '../entities';
 
 const DAY_SECONDS = 24 * 3600;
@@ -66,7 +75,12 @@ export class WorkQueueService {
     assertOrganizationId(organizationId);
     const valid = await validateInput(ClaimInput, input, 'claim');
     // One statement, one transaction (tasks.claim enters the tenant itself).
-    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.claim($1, $2, $3, $4)', [organizationId, valid.workerId, valid.count, valid.leaseSeconds]);
+    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.claim($1, $2, $3, $4)', [
+      organizationId,
+      valid.workerId,
+      valid.count,
+      valid.leaseSeconds,
+    ]);
     return hydrate(this.dataSource.manager, Task, rows);
   }
 
@@ -74,13 +88,18 @@ export class WorkQueueService {
   async heartbeat(organizationId: string, taskId: string, input: HeartbeatInput): Promise<Date> {
     validateId(taskId, 'taskId', 'heartbeat');
     const valid = await validateInput(HeartbeatInput, input, 'heartbeat');
-    const [rows] = await withTenant(this.dataSource, organizationId, (m) =>
-      m.query(
-        `UPDATE tasks.tasks SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+    const [rows] = await withTenant(
+      this.dataSource,
+      organizationId,
+      (m) =>
+        m.query(
+          `UPDATE tasks.tasks SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
           WHERE id = $1 AND status = 'running' AND locked_by = $2
           RETURNING lease_expires_at`,
-        [taskId, valid.workerId, valid.leaseSeconds],
-      ), { actor: valid.workerId });
+          [taskId, valid.workerId, valid.leaseSeconds],
+        ),
+      { actor: valid.workerId },
+    );
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'heartbeat');
     return new Date(rows[0].lease_expires_at);
   }
@@ -91,7 +110,11 @@ export class WorkQueueService {
     validateId(taskId, 'taskId', 'completion');
     const valid = await validateInput(CompleteInput, input, 'completion');
     const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.complete($1, $2, $3, $4, $5)', [
-      organizationId, taskId, valid.workerId, valid.output ?? {}, usageOf(valid),
+      organizationId,
+      taskId,
+      valid.workerId,
+      valid.output ?? {},
+      usageOf(valid),
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'complete');
     return hydrate(this.dataSource.manager, Task, rows)[0];
@@ -103,14 +126,20 @@ export class WorkQueueService {
    * include dependents the completion just made ready. Nothing is claimed when
    * the completion is refused.
    */
-  async completeAndClaim(organizationId: string, taskId: string, input: CompleteAndClaimInput): Promise<{ completed: Task; claimed: Task[] }> {
+  async completeAndClaim(
+    organizationId: string,
+    taskId: string,
+    input: CompleteAndClaimInput,
+  ): Promise<{ completed: Task; claimed: Task[] }> {
     assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'completion');
     const { count, leaseSeconds, ...report } = await validateInput(CompleteAndClaimInput, input, 'completion');
     // The completed task comes first, then the claimed ones; it is succeeded, so never among them.
-    const rows = await queryPrepared<{ id: string }>(this.dataSource, 'SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)', [
-      organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds,
-    ]);
+    const rows = await queryPrepared<{ id: string }>(
+      this.dataSource,
+      'SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)',
+      [organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds],
+    );
     if (rows[0]?.id !== taskId.toLowerCase()) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
     const [completed, ...claimed] = hydrate(this.dataSource.manager, Task, rows);
     return { completed, claimed };
@@ -126,8 +155,15 @@ export class WorkQueueService {
     validateId(taskId, 'taskId', 'failure');
     const valid = await validateInput(FailInput, input, 'failure');
     const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.fail($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
-      organizationId, taskId, valid.workerId, valid.error, valid.retryable ?? true, usageOf(valid),
-      DEFAULT_BACKOFF.baseSeconds, DEFAULT_BACKOFF.factor, DEFAULT_BACKOFF.maxSeconds,
+      organizationId,
+      taskId,
+      valid.workerId,
+      valid.error,
+      valid.retryable ?? true,
+      usageOf(valid),
+      DEFAULT_BACKOFF.baseSeconds,
+      DEFAULT_BACKOFF.factor,
+      DEFAULT_BACKOFF.maxSeconds,
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'fail');
     return hydrate(this.dataSource.manager, Task, rows)[0];
@@ -147,7 +183,9 @@ export class WorkQueueService {
 
   /** Explains why a worker's report was refused: the task does not exist, or the worker does not hold it. */
   private async refuseNotHeld(organizationId: string, taskId: string, workerId: string, action: string): Promise<never> {
-    const [row] = await withTenant(this.dataSource, organizationId, (m) => m.query('SELECT status, locked_by FROM tasks.tasks WHERE id = $1', [taskId]));
+    const [row] = await withTenant(this.dataSource, organizationId, (m) =>
+      m.query('SELECT status, locked_by FROM tasks.tasks WHERE id = $1', [taskId]),
+    );
     if (!row) throw new NotFoundError('task', { id: taskId });
     const holder = row.status === 'running' ? `held by ${row.locked_by}` : row.status;
     throw new StateError(`cannot ${action} task ${taskId}: it is ${holder}, not held by worker ${workerId}`);

@@ -1,9 +1,32 @@
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsDefined, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
 } from 'class-validator';
 import { DataSource, EntityManager } from 'typeorm';
-import { NotFoundError, StateError, ValidationError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  StateError,
+  ValidationError,
+  definedProperties,
+  translateDatabaseError,
+  validateId,
+  validateInput,
+  withTenant,
+} from '@strata/base';
 import type { WorkflowStatus } from '../entities';
 import { WORKFLOW_STATUSES, Workflow } from '../entities';
 import { workflowGraphErrors } from './workflow-graph';
@@ -12,7 +35,9 @@ import { workflowGraphErrors } from './workflow-graph';
 export const MAX_WORKFLOW_STEPS = 5000;
 
 export class WorkflowStepInput {
-  @IsString() @Matches(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, { message: 'key must be letters, digits and _ . : - (at most 255)' }) key!: string;
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$/, { message: 'key must be letters, digits and _ . : - (at most 255)' })
+  key!: string;
   @IsString() @Length(1, 500) title!: string;
   /** Name of one of the organization's task definitions. */
   @IsOptional() @IsString() @Length(1, 255) definition?: string;
@@ -26,10 +51,17 @@ export class WorkflowEdgeInput {
 }
 
 export class WorkflowDefinitionInput {
-  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_WORKFLOW_STEPS) @ValidateNested({ each: true }) @Type(() => WorkflowStepInput)
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_WORKFLOW_STEPS)
+  @ValidateNested({ each: true })
+  @Type(() => WorkflowStepInput)
   steps!: WorkflowStepInput[];
 
-  @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => WorkflowEdgeInput)
+  @IsOptional()
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => WorkflowEdgeInput)
   edges?: WorkflowEdgeInput[];
 }
 
@@ -58,7 +90,10 @@ export class WorkflowsService {
 
   async create(organizationId: string, input: CreateWorkflowInput): Promise<Workflow> {
     const valid = await validateInput(CreateWorkflowInput, input, 'workflow');
-    const definition = { steps: valid.definition.steps.map((s) => ({ ...s })), edges: (valid.definition.edges ?? []).map((e) => ({ from: e.from, to: e.to })) };
+    const definition = {
+      steps: valid.definition.steps.map((s) => ({ ...s })),
+      edges: (valid.definition.edges ?? []).map((e) => ({ from: e.from, to: e.to })),
+    };
     const graphErrors = workflowGraphErrors(definition);
     if (graphErrors.length > 0) throw new ValidationError(graphErrors, 'workflow');
     try {
@@ -123,7 +158,8 @@ export class WorkflowsService {
       const repository = m.getRepository(Workflow);
       const found = await repository.findOne({ where: { id: workflowId }, lock: { mode: 'pessimistic_write' } });
       if (!found) throw new NotFoundError('workflow', { id: workflowId });
-      if (!from.includes(found.status)) throw new StateError(`workflow ${found.name} v${found.version} is ${found.status}: cannot become ${to}`);
+      if (!from.includes(found.status))
+        throw new StateError(`workflow ${found.name} v${found.version} is ${found.status}: cannot become ${to}`);
       found.status = to;
       return repository.save(found);
     });
@@ -141,7 +177,9 @@ async function assertDefinitionsExist(m: EntityManager, steps: { definition?: st
   const rows: { name: string }[] = await m.query('SELECT name FROM tasks.task_definitions WHERE name = ANY ($1)', [names]);
   const known = new Set(rows.map((r) => r.name));
   const errors = steps.flatMap((s, i) =>
-    s.definition !== undefined && !known.has(s.definition) ? [{ field: `definition.steps.${i}.definition`, messages: [`names unknown task definition "${s.definition}"`] }] : [],
+    s.definition !== undefined && !known.has(s.definition)
+      ? [{ field: `definition.steps.${i}.definition`, messages: [`names unknown task definition "${s.definition}"`] }]
+      : [],
   );
   if (errors.length > 0) throw new ValidationError(errors, 'workflow');
 }

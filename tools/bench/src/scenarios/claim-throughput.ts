@@ -37,31 +37,32 @@ export const claimThroughput: Scenario = {
       { label: 'claim → complete', drain: drainWithStrata, limits: [twoTransactions] },
       { label: 'completeAndClaim', drain: drainWithStrataLoop, limits: [twoTransactions, oneTransaction] },
     ];
-    for (const { label, drain, limits } of loops) for (const workers of WORKER_COUNTS) {
-      const strata: number[] = [];
-      const limitRuns: number[][] = limits.map(() => []);
-      const checks: Checks = { doubleClaims: 0, problems: new Set() };
-      for (let i = 0; i < runs; i++) {
-        strata.push(await measure(target, workers, drain, checks, 'strata'));
-        for (const [l, limit] of limits.entries()) limitRuns[l].push(await measure(target, workers, limit.drain, checks, 'limit'));
+    for (const { label, drain, limits } of loops)
+      for (const workers of WORKER_COUNTS) {
+        const strata: number[] = [];
+        const limitRuns: number[][] = limits.map(() => []);
+        const checks: Checks = { doubleClaims: 0, problems: new Set() };
+        for (let i = 0; i < runs; i++) {
+          strata.push(await measure(target, workers, drain, checks, 'strata'));
+          for (const [l, limit] of limits.entries()) limitRuns[l].push(await measure(target, workers, limit.drain, checks, 'limit'));
+        }
+        const measuredMs = median(strata);
+        const perSecond = (ms: number) => Math.round(TASKS / (ms / 1000));
+        const failed = checks.problems.size === 0 ? '' : `, FAILED: ${[...checks.problems].join('; ')}`;
+        for (const [l, limit] of limits.entries()) {
+          const limitMs = median(limitRuns[l]);
+          results.push({
+            scenario: `${this.name}, ${label}, ${workers} worker${workers > 1 ? 's' : ''}`,
+            target,
+            runs,
+            limit: limit.name,
+            measuredMs,
+            limitMs,
+            ratio: limitMs / measuredMs,
+            note: `${perSecond(measuredMs)} vs ${perSecond(limitMs)} claims/s (${TASKS} tasks), double claims ${checks.doubleClaims}${failed}`,
+          });
+        }
       }
-      const measuredMs = median(strata);
-      const perSecond = (ms: number) => Math.round(TASKS / (ms / 1000));
-      const failed = checks.problems.size === 0 ? '' : `, FAILED: ${[...checks.problems].join('; ')}`;
-      for (const [l, limit] of limits.entries()) {
-        const limitMs = median(limitRuns[l]);
-        results.push({
-          scenario: `${this.name}, ${label}, ${workers} worker${workers > 1 ? 's' : ''}`,
-          target,
-          runs,
-          limit: limit.name,
-          measuredMs,
-          limitMs,
-          ratio: limitMs / measuredMs,
-          note: `${perSecond(measuredMs)} vs ${perSecond(limitMs)} claims/s (${TASKS} tasks), double claims ${checks.doubleClaims}${failed}`,
-        });
-      }
-    }
     return results;
   },
 };
@@ -100,7 +101,11 @@ async function measure(
 }
 
 /** Each worker a DataSource with a pool of one, connected before the clock starts, running `loop` until the queue is empty. */
-async function drainWithWorkers(db: TasksDatabase, workers: number, loop: (queue: WorkQueueService, workerId: string, claimed: string[]) => Promise<void>): Promise<Drain> {
+async function drainWithWorkers(
+  db: TasksDatabase,
+  workers: number,
+  loop: (queue: WorkQueueService, workerId: string, claimed: string[]) => Promise<void>,
+): Promise<Drain> {
   const sources = await Promise.all(
     Array.from({ length: workers }, () => createDataSource({ url: db.url, poolSize: 1, modules: TASKS_MODULES }).initialize()),
   );
@@ -160,7 +165,9 @@ async function drainByHand(db: TasksDatabase, workers: number, inOneMessage = fa
              WHERE id = (SELECT id FROM tasks.tasks WHERE status = 'ready' AND run_after <= now()
                           ORDER BY priority DESC, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING id;`;
-          const complete = (id: string) => `UPDATE tasks.tasks SET status = 'succeeded', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
+          const complete = (
+            id: string,
+          ) => `UPDATE tasks.tasks SET status = 'succeeded', finished_at = now(), locked_by = NULL, lease_expires_at = NULL
              WHERE id = ${client.escapeLiteral(id)} AND locked_by = ${worker};`;
           // A multi-statement message answers one result per statement: BEGIN, set_config, SET, then ours.
           type Results = { rows: { id: string }[] }[];

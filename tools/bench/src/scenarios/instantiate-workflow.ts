@@ -15,7 +15,8 @@ function layeredDag() {
   for (let layer = 0; layer < LAYERS; layer++) {
     for (let i = 0; i < WIDTH; i++) {
       steps.push({ key: key(layer, i), title: `step ${layer}.${i}`, layer });
-      if (layer > 0) edges.push({ from: key(layer - 1, i), to: key(layer, i) }, { from: key(layer - 1, (i + 1) % WIDTH), to: key(layer, i) });
+      if (layer > 0)
+        edges.push({ from: key(layer - 1, i), to: key(layer, i) }, { from: key(layer - 1, (i + 1) % WIDTH), to: key(layer, i) });
     }
   }
   return { steps, edges };
@@ -35,16 +36,27 @@ export const instantiateWorkflow: Scenario = {
     const measured: number[] = [];
     const limit: number[] = [];
     for (let i = 0; i < runs; i++) {
-      measured.push(await measure(target, async (db, workflowId) => {
-        const tasks = new TasksService(db.dataSource);
-        return timed(async () => void (await tasks.instantiateWorkflow(db.organizationId, workflowId)));
-      }));
+      measured.push(
+        await measure(target, async (db, workflowId) => {
+          const tasks = new TasksService(db.dataSource);
+          return timed(async () => void (await tasks.instantiateWorkflow(db.organizationId, workflowId)));
+        }),
+      );
       limit.push(await measure(target, insertByHand));
     }
     const measuredMs = median(measured);
     const limitMs = median(limit);
     const note = `${DAG.steps.length} tasks, ${DAG.edges.length} dependencies`;
-    return { scenario: this.name, target, runs, limit: '2 multi-row INSERTs, raw pg', measuredMs, limitMs, ratio: limitMs / measuredMs, note };
+    return {
+      scenario: this.name,
+      target,
+      runs,
+      limit: '2 multi-row INSERTs, raw pg',
+      measuredMs,
+      limitMs,
+      ratio: limitMs / measuredMs,
+      note,
+    };
   },
 };
 
@@ -75,16 +87,23 @@ async function measure(target: Target, instantiate: (db: TasksDatabase, workflow
 async function insertByHand(db: TasksDatabase, workflowId: string): Promise<number> {
   const ids = new Map(DAG.steps.map((s) => [s.key, randomUUID()]));
   const taskRows = [
-    db.organizationId, workflowId, randomUUID(),
-    DAG.steps.map((s) => ids.get(s.key)), DAG.steps.map((s) => s.key), DAG.steps.map((s) => s.title),
-    DAG.steps.map((s) => (s.layer === 0 ? 'ready' : 'pending')), DAG.steps.map((s) => s.layer),
+    db.organizationId,
+    workflowId,
+    randomUUID(),
+    DAG.steps.map((s) => ids.get(s.key)),
+    DAG.steps.map((s) => s.key),
+    DAG.steps.map((s) => s.title),
+    DAG.steps.map((s) => (s.layer === 0 ? 'ready' : 'pending')),
+    DAG.steps.map((s) => s.layer),
   ];
   const dependencyRows = [db.organizationId, DAG.edges.map((e) => ids.get(e.to)), DAG.edges.map((e) => ids.get(e.from))];
   const client = new Client({ connectionString: db.url });
   await client.connect();
   try {
     return await timed(async () => {
-      await client.query(`BEGIN; SELECT set_config('strata.organization_id', ${client.escapeLiteral(db.organizationId)}, true); SET LOCAL ROLE strata_app`);
+      await client.query(
+        `BEGIN; SELECT set_config('strata.organization_id', ${client.escapeLiteral(db.organizationId)}, true); SET LOCAL ROLE strata_app`,
+      );
       await client.query(
         `INSERT INTO tasks.tasks (id, organization_id, workflow_id, workflow_run_id, workflow_step, title, status, dag_rank)
          SELECT s.id, $1, $2, $3, s.step, s.title, s.status, s.rank
