@@ -7,6 +7,9 @@ import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000
 import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-create-enter-tenant';
 import { InlineCurrentOrganizationId1796115300000 } from './migrations/1796115300000-inline-current-organization-id';
 import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-create-auto-analyze';
+import { UsersVisibleToMembers1796200000000 } from './migrations/1796200000000-users-visible-to-members';
+import { OperatorOnlyMaintenance1796200100000 } from './migrations/1796200100000-operator-only-maintenance';
+import { RequireAppRoleMembership1796200200000 } from './migrations/1796200200000-require-app-role-membership';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -22,6 +25,9 @@ export const baseModule = defineModule({
     CreateEnterTenant1795451000000,
     InlineCurrentOrganizationId1796115300000,
     CreateAutoAnalyze1796119318451,
+    UsersVisibleToMembers1796200000000,
+    OperatorOnlyMaintenance1796200100000,
+    RequireAppRoleMembership1796200200000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

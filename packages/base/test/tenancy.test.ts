@@ -103,9 +103,8 @@ describe('tenancy', () => {
   });
 
   it('the audit log records changes and refuses UPDATE and DELETE', async () => {
-    const user = await orgs.createUser({ email: 'Ada@Example.com', name: 'Ada' });
+    const { user } = await orgs.inviteMember(a, { email: 'Ada@Example.com', name: 'Ada', role: 'admin' });
     expect(user.email).toBe('ada@example.com');
-    await orgs.addMember(a, { userId: user.id, role: 'admin' });
     const entries = await db.query<{ action: string; table_name: string }>(
       `SELECT action, table_name FROM base.audit_log WHERE organization_id = $1 ORDER BY created_at`,
       [a],
@@ -127,8 +126,7 @@ describe('tenancy', () => {
       const [parent] = await m.query(`INSERT INTO tenancy_test.parents (organization_id, name) VALUES ($1, 'p') RETURNING id`, [doomed]);
       await m.query('INSERT INTO tenancy_test.children (organization_id, parent_id) VALUES ($1, $2)', [doomed, parent.id]);
     });
-    const user = await orgs.createUser({ email: 'doomed@example.com', name: 'D' });
-    await orgs.addMember(doomed, { userId: user.id, role: 'owner' });
+    await orgs.inviteMember(doomed, { email: 'doomed@example.com', name: 'D', role: 'owner' });
     const count = async (sql: string) => Number((await db.query<{ n: string }>(sql, [doomed]))[0].n);
     const tables = ['tenancy_test.parents', 'tenancy_test.children', 'base.organization_memberships', 'base.audit_log'];
     for (const t of tables) expect(await count(`SELECT count(*) AS n FROM ${t} WHERE organization_id = $1`)).toBeGreaterThan(0);

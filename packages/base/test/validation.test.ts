@@ -23,12 +23,11 @@ describe('validation', () => {
     await expectFields(service.create({ name: 'x', slug: 'ok', settings: 'no' } as never), ['settings']);
     await expectFields(service.create({ name: 'x', slug: 'ok', colour: 'red' } as never), ['colour']);
     await expectFields(service.create(null as never), ['(input)']);
-    await expectFields(service.createUser({ email: 'nope', name: 42 } as never), ['email', 'name']);
     const org = await service.create({ name: 'Valid', slug: 'valid' });
     const afterOrg = await counts();
-    await expectFields(service.addMember(org.id, { userId: 'x', role: 'king' } as never), ['userId', 'role']);
-    // a well-formed but unknown user: the database refuses the reference, typed the same way
-    await expectFields(service.addMember(org.id, { userId: '00000000-0000-4000-8000-000000000000', role: 'member' }), ['userId']);
+    await expectFields(service.inviteMember(org.id, { email: 'nope', name: 42, role: 'king' } as never), ['email', 'name', 'role']);
+    // nobody has this email yet, and there is no name to create the user with: the database says so, typed the same way
+    await expectFields(service.inviteMember(org.id, { email: 'new@example.com', role: 'member' }), ['name']);
     expect(await counts()).toEqual(afterOrg);
     expect(Number(afterOrg.orgs)).toBe(Number(before.orgs) + 1);
   });

@@ -32,7 +32,10 @@ export interface Tenant {
 export async function createTenant(db: TestDatabase, name: string): Promise<Tenant> {
   const organizations = new OrganizationsService(db.dataSource);
   const organization = await organizations.create({ name: `Org ${name}`, slug: `org-${name}` });
-  const user = await organizations.createUser({ email: `${name}@example.com`, name: `User ${name}` });
-  await organizations.addMember(organization.id, { userId: user.id, role: 'member' });
-  return { id: organization.id, userId: user.id };
+  const { userId } = await organizations.inviteMember(organization.id, {
+    email: `${name}@example.com`,
+    name: `User ${name}`,
+    role: 'member',
+  });
+  return { id: organization.id, userId };
 }

@@ -17,8 +17,7 @@ describe('TeamsService', () => {
     organizations = new OrganizationsService(db.dataSource);
     a = await createTenant(db, 'a');
     b = await createTenant(db, 'b');
-    ada = (await organizations.createUser({ email: 'ada@example.com', name: 'Ada' })).id;
-    await organizations.addMember(a.id, { userId: ada, role: 'admin' });
+    ada = (await organizations.inviteMember(a.id, { email: 'ada@example.com', name: 'Ada', role: 'admin' })).userId;
   });
 
   describe('create, get, list, rename and delete', () => {
@@ -130,7 +129,10 @@ describe('TeamsService', () => {
       await teams.addMember(a.id, team.id, { userId: a.userId });
       const theirTeam = await teams.create(b.id, { name: 'Their team', slug: 'their-team' });
       await teams.addMember(b.id, theirTeam.id, { userId: b.userId });
-      const stranger = (await organizations.createUser({ email: 'stranger@example.com', name: 'Stranger' })).id;
+      // A user of no organization (left behind by an erased one): only the owner can write users directly.
+      const [{ id: stranger }] = await db.query<{ id: string }>(
+        `INSERT INTO base.users (email, name) VALUES ('stranger@example.com', 'Stranger') RETURNING id`,
+      );
 
       await expectNothingWritten(db, async () => {
         await expectRefused(teams.addMember(a.id, team.id, { userId: b.userId }), ValidationError, ['userId']);

@@ -16,6 +16,11 @@ function pgErrorOf(error: unknown): PgError | undefined {
   return typeof (inner as PgError).code === 'string' ? (inner as PgError) : undefined;
 }
 
+/** The SQLSTATE of a failed statement (e.g. `42501`), if it came from the database. */
+export function sqlState(error: unknown): string | undefined {
+  return pgErrorOf(error)?.code;
+}
+
 /** The constraint a failed statement broke, if it broke one (for callers that turn a specific one into their own error). */
 export function violatedConstraint(error: unknown): string | undefined {
   return pgErrorOf(error)?.constraint;

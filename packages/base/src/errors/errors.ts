@@ -77,6 +77,11 @@ export class TenantError extends StrataError {
   readonly code = 'TENANT_VIOLATION';
 }
 
+/** The acting user's role in the organization does not allow this (e.g. a viewer inviting members). */
+export class ForbiddenError extends StrataError {
+  readonly code = 'FORBIDDEN';
+}
+
 /** A state machine refused a transition (e.g. completing a task you do not hold). */
 export class StateError extends StrataError {
   readonly code = 'ILLEGAL_STATE';

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { IsIn, IsObject, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { DataSource, IsNull } from 'typeorm';
-import { NotFoundError, translateDatabaseError } from '../errors';
+import { ForbiddenError, NotFoundError, sqlState, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
-import { withTenant } from '../tenancy';
+import { TenantContext, withTenant } from '../tenancy';
 import { validateInput } from '../validation';
 
 export class CreateOrganizationInput {
@@ -15,18 +15,17 @@ export class CreateOrganizationInput {
   @IsOptional() @IsObject() settings?: Record<string, unknown>;
 }
 
-export class CreateUserInput {
+export class InviteMemberInput {
   @IsString() @Length(3, 320) @Matches(/^[^\s@]+@[^\s@]+$/, { message: 'email must be an email address' }) email!: string;
-  @IsString() @Length(1, 255) name!: string;
-  @IsOptional() @IsObject() preferences?: Record<string, unknown>;
-}
-
-export class AddMemberInput {
-  @IsUUID() userId!: string;
   @IsIn(MEMBERSHIP_ROLES) role!: MembershipRole;
+  /** The new user's name: needed only when nobody has this email yet (otherwise ignored). */
+  @IsOptional() @IsString() @Length(1, 255) name?: string;
 }
 
-/** Organizations (tenants), their members, and users. Every method validates first and writes nothing on bad input. */
+/**
+ * Organizations (tenants), their members, and users. Every method validates first and writes nothing on bad input.
+ * A tenant sees only its own members' user rows; users join organizations by invitation (`inviteMember`).
+ */
 export class OrganizationsService {
   constructor(private readonly dataSource: DataSource) {}
 
@@ -69,33 +68,38 @@ export class OrganizationsService {
     });
   }
 
-  async createUser(input: CreateUserInput): Promise<User> {
-    const valid = await validateInput(CreateUserInput, input, 'user');
+  /**
+   * The only way a user joins an organization: the user with this email (created, with `name`, if nobody
+   * has it yet) becomes a member with `role`. With `context.userId` the invitation is on that user's behalf:
+   * they must be an owner or admin of the organization, and only an owner may invite an owner (ForbiddenError).
+   * A tenant never writes users itself (`base.invite_member`, checked by the database).
+   */
+  async inviteMember(
+    organizationId: string,
+    input: InviteMemberInput,
+    context: TenantContext = {},
+  ): Promise<OrganizationMembership & { user: User }> {
+    const valid = await validateInput(InviteMemberInput, input, 'membership');
     try {
-      const repository = this.dataSource.getRepository(User);
-      return await repository.save(
-        repository.create({ email: valid.email.toLowerCase(), name: valid.name, preferences: valid.preferences ?? {} }),
+      return await withTenant(
+        this.dataSource,
+        organizationId,
+        async (m) => {
+          const [{ id }] = await m.query('SELECT base.invite_member($1, $2, $3) AS id', [valid.email, valid.role, valid.name ?? null]);
+          const membership = await m.getRepository(OrganizationMembership).findOneOrFail({ where: { id }, relations: { user: true } });
+          return membership as OrganizationMembership & { user: User };
+        },
+        context,
       );
     } catch (error) {
-      translateDatabaseError(error, 'user');
+      if (sqlState(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
+      translateDatabaseError(error, 'membership', { organization_memberships_organization_id_user_id_key: ['email'] });
     }
   }
 
-  async findUserByEmail(email: string): Promise<User | null> {
-    return this.dataSource.getRepository(User).findOneBy({ email: email.trim().toLowerCase() });
-  }
-
-  async addMember(organizationId: string, input: AddMemberInput): Promise<OrganizationMembership> {
-    const valid = await validateInput(AddMemberInput, input, 'membership');
-    try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
-        m
-          .getRepository(OrganizationMembership)
-          .save(m.getRepository(OrganizationMembership).create({ organizationId, userId: valid.userId, role: valid.role })),
-      );
-    } catch (error) {
-      translateDatabaseError(error, 'membership');
-    }
+  /** A member of the organization by email; null for anyone else (other organizations' users are not visible). */
+  async findMemberByEmail(organizationId: string, email: string): Promise<User | null> {
+    return withTenant(this.dataSource, organizationId, (m) => m.getRepository(User).findOneBy({ email: email.trim().toLowerCase() }));
   }
 
   async listMembers(organizationId: string): Promise<OrganizationMembership[]> {
