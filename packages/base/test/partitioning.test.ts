@@ -631,7 +631,8 @@ describe('partitioning migration (PostgreSQL)', () => {
       }
       for (const r of rows) expect(r.config).toContain('search_path=pg_catalog, pg_temp');
 
-      // strata_app can actually run maintenance on a table it has no privileges on.
+      // strata_app can actually run maintenance on a table it has no privileges on (with this migration alone:
+      // OperatorOnlyMaintenance1796200100000 takes maintenance back, see security.test.ts).
       const qr = ds.createQueryRunner();
       await qr.connect();
       try {

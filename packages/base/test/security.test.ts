@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EntityManager } from 'typeorm';
-import { createTestDatabase, expectRefused, useTestDatabase } from '@strata/testing';
+import { expectRefused, useTestDatabase } from '@strata/testing';
 import {
   ConflictError,
   ForbiddenError,
@@ -248,9 +248,10 @@ describe('security as strata_app', () => {
 describe('the migrating role must be able to act as strata_app', () => {
   const migrationName = 'RequireAppRoleMembership1796200200000';
   const previous = baseModule.migrations[baseModule.migrations.findIndex((m) => m.name === migrationName) - 1].name;
+  // Each test starts from the migration before it (its own down, as the owner) and a new role; roles are cluster-wide.
+  const db = useTestDatabase({ modules: [baseModule] });
 
   it('fails with a clear message naming the role and the fix when the grant is refused, and applies once it is fixed', async () => {
-    const db = await createTestDatabase({ modules: [baseModule] });
     const role = `strata_sec_${randomBytes(5).toString('hex')}`;
     const [{ database }] = await db.query<{ database: string }>('SELECT current_database() AS database');
     try {
@@ -279,7 +280,40 @@ describe('the migrating role must be able to act as strata_app', () => {
       await db.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`).catch(() => undefined);
       await db.query(`DROP OWNED BY ${role}`).catch(() => undefined);
       await db.query(`DROP ROLE IF EXISTS ${role}`);
-      await db.close();
+    }
+  }, 120_000);
+
+  it('grants strata_app to a role that may be granted it, and its down revokes exactly that grant', async () => {
+    const role = `strata_sec_${randomBytes(5).toString('hex')}`;
+    const [{ database, version }] = await db.query<{ database: string; version: number }>(
+      `SELECT current_database() AS database, current_setting('server_version_num')::int AS version`,
+    );
+    // PostgreSQL 16 separated ADMIN from SET: there a role may hold the right to grant strata_app without being able to act as it.
+    const canActAs = version >= 160000 ? 'SET' : 'MEMBER';
+    try {
+      await new MigrationRunner({ url: db.url }).down(baseModule, { to: previous });
+      await db.query(`CREATE ROLE ${role} LOGIN NOSUPERUSER NOINHERIT`);
+      await db.query(
+        version >= 160000 ? `GRANT strata_app TO ${role} WITH ADMIN TRUE, INHERIT FALSE, SET FALSE` : `ALTER ROLE ${role} CREATEROLE`,
+      );
+      await db.query(`GRANT CREATE ON DATABASE "${database}" TO ${role}`);
+      await db.query(`ALTER SCHEMA base OWNER TO ${role}`);
+      await db.query(`ALTER TABLE base.migrations OWNER TO ${role}`);
+      const actsAs = async () =>
+        (await db.query<{ ok: boolean }>(`SELECT pg_has_role($1, 'strata_app', $2) AS ok`, [role, canActAs]))[0].ok;
+      expect(await actsAs()).toBe(false);
+
+      await asRole(db, role, (url) => new MigrationRunner({ url }).up([baseModule]));
+      expect(await actsAs()).toBe(true);
+      expect(await db.query(`SELECT member FROM base.app_role_grants`)).toEqual([{ member: role }]);
+
+      await asRole(db, role, (url) => new MigrationRunner({ url }).down(baseModule, { to: previous }));
+      expect(await actsAs()).toBe(false);
+    } finally {
+      await db.query(`ALTER SCHEMA base OWNER TO CURRENT_USER`).catch(() => undefined);
+      await db.query(`REASSIGN OWNED BY ${role} TO CURRENT_USER`).catch(() => undefined);
+      await db.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await db.query(`DROP ROLE IF EXISTS ${role}`);
     }
   }, 120_000);
 });

@@ -142,7 +142,10 @@ export async function generateMigration(
   options: OperationOptions = {},
 ): Promise<{ file: string | null; className: string; statements: string[] }> {
   const report = await checkModuleDrift(module, installed, options);
-  const timestamp = Date.now();
+  // After the module's latest migration even when that one carries a later timestamp than the clock:
+  // a migration that sorts before an applied one could never be reverted on its own.
+  const latest = Math.max(0, ...module.migrations.map((m) => Number(/(\d{13})$/.exec(m.name)![1])));
+  const timestamp = Math.max(Date.now(), latest + 1);
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab
     .split('-')
