@@ -144,7 +144,7 @@ export async function generateMigration(
   const report = await checkModuleDrift(module, installed, options);
   // After the module's latest migration even when that one carries a later timestamp than the clock:
   // a migration that sorts before an applied one could never be reverted on its own.
-  const latest = Math.max(0, ...module.migrations.map((m) => Number(/(\d{13})$/.exec(m.name)![1])));
+  const latest = Math.max(0, ...module.migrations.map((m) => Number(m.name.slice(-13))));
   const timestamp = Math.max(Date.now(), latest + 1);
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab

@@ -23,7 +23,7 @@ export interface HealthReport {
   problems: string[];
 }
 
-/** `base.health_check()`, told which migrations the installed modules ship so it can report pending ones. */
+/** `base.health_check()`, told which migrations the installed modules ship so it can report pending ones. Operator only: as the owner. */
 export async function healthCheck(q: Queryable, modules: StrataModule[]): Promise<HealthReport> {
   const expected = Object.fromEntries(modules.map((m) => [m.name, m.migrations.map((migration) => migration.name)]));
   const rows = await q.query('SELECT base.health_check($1::jsonb) AS report', [JSON.stringify(expected)]);

@@ -24,7 +24,7 @@ export async function unregisterPartitionedTable(q: Queryable, table: string): P
   await q.query('SELECT base.unregister_partitioned_table($1)', [table]);
 }
 
-/** Creates future partitions, moves rows out of DEFAULT partitions, applies retention. */
+/** Creates future partitions, moves rows out of DEFAULT partitions, applies retention. Operator only: run it as the owner, not in withTenant. */
 export async function runMaintenance(q: Queryable, table?: string): Promise<MaintenanceReport> {
   const rows = await q.query('SELECT base.run_maintenance($1) AS report', [table ?? null]);
   return rows[0].report as MaintenanceReport;
