@@ -30,10 +30,6 @@ const BASE_SECURITY_DEFINER = {
   'analyze_if_grown()': { strataApp: false },
 };
 
-/** As strata_app in the organization's tenant context; a refusal rolls the transaction back. */
-const asTenant = <T>(db: { dataSource: import('typeorm').DataSource }, org: string, work: (m: EntityManager) => Promise<T>) =>
-  withTenant(db.dataSource, org, work);
-
 describe('security as strata_app', () => {
   const db = useTestDatabase({ modules: [baseModule] });
   let orgs: OrganizationsService;
@@ -54,13 +50,15 @@ describe('security as strata_app', () => {
     userB = (await orgs.inviteMember(b, { email: 'bob@b.example', name: 'Bob', role: 'owner' })).userId;
   });
 
+  /** As strata_app in the organization's tenant context; a refusal rolls the transaction back. */
+  const asTenant = <T>(org: string, work: (m: EntityManager) => Promise<T>) => withTenant(db.dataSource, org, work);
   const userRow = async (id: string) => (await db.query('SELECT email, name FROM base.users WHERE id = $1', [id]))[0];
 
   describe('users', () => {
     it("a tenant reads only its own members; another organization's user is invisible by id and by email", async () => {
-      const emails = await asTenant(db, a, (m) => m.query('SELECT email FROM base.users ORDER BY email'));
+      const emails = await asTenant(a, (m) => m.query('SELECT email FROM base.users ORDER BY email'));
       expect(emails.map((r: { email: string }) => r.email)).toEqual(['admin@a.example', 'owner@a.example', 'viewer@a.example']);
-      await asTenant(db, a, async (m) => {
+      await asTenant(a, async (m) => {
         expect(await m.query('SELECT * FROM base.users WHERE id = $1', [userB])).toEqual([]);
         expect(await m.query(`SELECT * FROM base.users WHERE email = 'bob@b.example'`)).toEqual([]);
       });
@@ -76,16 +74,16 @@ describe('security as strata_app', () => {
 
     it('a tenant cannot update, delete or insert users, not even its own members', async () => {
       for (const target of [userB, ownerA]) {
-        await expect(asTenant(db, a, (m) => m.query(`UPDATE base.users SET name = 'stolen' WHERE id = $1`, [target]))).rejects.toThrow(
+        await expect(asTenant(a, (m) => m.query(`UPDATE base.users SET name = 'stolen' WHERE id = $1`, [target]))).rejects.toThrow(
           /permission denied for table users/,
         );
-        await expect(asTenant(db, a, (m) => m.query('DELETE FROM base.users WHERE id = $1', [target]))).rejects.toThrow(
+        await expect(asTenant(a, (m) => m.query('DELETE FROM base.users WHERE id = $1', [target]))).rejects.toThrow(
           /permission denied for table users/,
         );
       }
-      await expect(
-        asTenant(db, a, (m) => m.query(`INSERT INTO base.users (email, name) VALUES ('mallory@a.example', 'M')`)),
-      ).rejects.toThrow(/permission denied for table users/);
+      await expect(asTenant(a, (m) => m.query(`INSERT INTO base.users (email, name) VALUES ('mallory@a.example', 'M')`))).rejects.toThrow(
+        /permission denied for table users/,
+      );
       expect(await userRow(userB)).toEqual({ email: 'bob@b.example', name: 'Bob' });
       expect(await userRow(ownerA)).toEqual({ email: 'owner@a.example', name: 'Owner A' });
       expect(await db.query(`SELECT * FROM base.users WHERE email = 'mallory@a.example'`)).toEqual([]);
@@ -93,12 +91,12 @@ describe('security as strata_app', () => {
 
     it("a tenant cannot pull another organization's user in by id: no membership INSERT, no change of a membership's user", async () => {
       await expect(
-        asTenant(db, a, (m) =>
+        asTenant(a, (m) =>
           m.query(`INSERT INTO base.organization_memberships (organization_id, user_id, role) VALUES ($1, $2, 'member')`, [a, userB]),
         ),
       ).rejects.toThrow(/permission denied for table organization_memberships/);
       await expect(
-        asTenant(db, a, (m) => m.query('UPDATE base.organization_memberships SET user_id = $1 WHERE user_id = $2', [userB, viewerA])),
+        asTenant(a, (m) => m.query('UPDATE base.organization_memberships SET user_id = $1 WHERE user_id = $2', [userB, viewerA])),
       ).rejects.toThrow(/permission denied for table organization_memberships/);
       expect(await db.query('SELECT organization_id FROM base.organization_memberships WHERE user_id = $1', [userB])).toEqual([
         { organization_id: b },
@@ -107,7 +105,7 @@ describe('security as strata_app', () => {
 
     it("a tenant still changes its members' roles and removes members, only its own", async () => {
       const temp = (await orgs.inviteMember(a, { email: 'temp@a.example', name: 'Temp', role: 'member' })).userId;
-      await asTenant(db, a, async (m) => {
+      await asTenant(a, async (m) => {
         const [, changed] = await m.query(
           `UPDATE base.organization_memberships SET role = 'admin', updated_at = now() WHERE user_id = $1`,
           [temp],
@@ -140,8 +138,8 @@ describe('security as strata_app', () => {
       expect(await userRow(userB)).toEqual({ email: 'bob@b.example', name: 'Bob' });
       // Now a member of A: A sees Bob, and still none of B's rows.
       expect(await orgs.findMemberByEmail(a, 'bob@b.example')).toMatchObject({ id: userB });
-      expect(await asTenant(db, a, (m) => m.query('SELECT id FROM base.organizations'))).toEqual([{ id: a }]);
-      await asTenant(db, a, (m) => m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [userB]));
+      expect(await asTenant(a, (m) => m.query('SELECT id FROM base.organizations'))).toEqual([{ id: a }]);
+      await asTenant(a, (m) => m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [userB]));
       expect(await orgs.findMemberByEmail(a, 'bob@b.example')).toBeNull();
     });
 
@@ -189,7 +187,7 @@ describe('security as strata_app', () => {
       ['base.create_partitions(table)', `SELECT base.create_partitions('base.security_events')`],
       ['base.health_check()', `SELECT base.health_check()`],
     ])('%s: a tenant request gets permission denied', async (_label, sql) => {
-      await expect(asTenant(db, a, (m) => m.query(sql))).rejects.toThrow(/permission denied for function/);
+      await expect(asTenant(a, (m) => m.query(sql))).rejects.toThrow(/permission denied for function/);
     });
 
     it('the owner still runs them', async () => {
@@ -224,10 +222,10 @@ describe('security as strata_app', () => {
         CREATE TABLE base.security_notes (organization_id uuid NOT NULL REFERENCES base.organizations(id) ON DELETE CASCADE, secret text NOT NULL);
         SELECT base.enable_tenant_rls('base.security_notes');
         SELECT base.enable_auto_analyze('base.security_notes');`);
-      await expect(asTenant(db, a, (m) => m.query('SELECT base.analyze_if_grown()'))).rejects.toThrow(/permission denied for function/);
-      // B's rows, then enough of A's inserts (as strata_app) to make the trigger ANALYZE the table.
-      await asTenant(db, b, (m) => m.query(`INSERT INTO base.security_notes SELECT $1, 'b-secret' FROM generate_series(1, 2000)`, [b]));
-      await asTenant(db, a, (m) => m.query(`INSERT INTO base.security_notes SELECT $1, 'a-note' FROM generate_series(1, 2000)`, [a]));
+      await expect(asTenant(a, (m) => m.query('SELECT base.analyze_if_grown()'))).rejects.toThrow(/permission denied for function/);
+      // Inserts as strata_app make the trigger ANALYZE the table, as its owner: the sample spans every organization.
+      await asTenant(b, (m) => m.query(`INSERT INTO base.security_notes SELECT $1, 'b-secret' FROM generate_series(1, 2000)`, [b]));
+      await asTenant(a, (m) => m.query(`INSERT INTO base.security_notes SELECT $1, 'a-note' FROM generate_series(1, 2000)`, [a]));
       const [{ analyzed }] = await db.query<{ analyzed: boolean }>(
         `SELECT reltuples > 0 AS analyzed FROM pg_class WHERE oid = 'base.security_notes'::regclass`,
       );
@@ -235,7 +233,7 @@ describe('security as strata_app', () => {
       expect(
         await db.query(`SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'base' AND tablename = 'security_notes'`),
       ).not.toEqual([{ n: 0 }]);
-      await asTenant(db, a, async (m) => {
+      await asTenant(a, async (m) => {
         expect(await m.query(`SELECT most_common_vals FROM pg_stats WHERE schemaname = 'base' AND tablename = 'security_notes'`)).toEqual(
           [],
         );
