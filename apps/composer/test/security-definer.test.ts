@@ -16,6 +16,7 @@ const SECURITY_DEFINER_FUNCTIONS: Record<string, { strataApp: boolean }> = {
   'base.register_partitioned_table(text,text,text,integer,interval,text)': { strataApp: false },
   'base.run_maintenance(text)': { strataApp: false },
   'base.unregister_partitioned_table(text)': { strataApp: false },
+  'base.update_own_profile(text,jsonb)': { strataApp: true },
   'tasks.refuse_dependency_cycles()': { strataApp: false },
 };
 

@@ -20,6 +20,8 @@ import {
 const BASE_SECURITY_DEFINER = {
   /** Tenant path: checks the tenant context and the acting user's role; writes only the current organization. */
   'invite_member(text,text,text)': { strataApp: true },
+  /** Tenant path: the tenant context's own user (strata.user_id, a member of the organization) changes only their own row. */
+  'update_own_profile(text,jsonb)': { strataApp: true },
   /** Operator only (maintenance takes ACCESS EXCLUSIVE locks and applies retention for every tenant). */
   'run_maintenance(text)': { strataApp: false },
   'create_partitions(text)': { strataApp: false },
@@ -172,6 +174,29 @@ describe('security as strata_app', () => {
           return m.query(`SELECT base.invite_member('x@y.example', 'member', 'X')`);
         }),
       ).rejects.toThrow(/needs a tenant context/);
+    });
+  });
+
+  describe('base.update_own_profile (SECURITY DEFINER, granted to strata_app)', () => {
+    it("a member changes their own name and preferences, and nobody else's", async () => {
+      const user = await orgs.updateOwnProfile(a, viewerA, { name: 'Viewer Renamed', preferences: { theme: 'dark' } });
+      expect(user).toMatchObject({ id: viewerA, name: 'Viewer Renamed', preferences: { theme: 'dark' } });
+      expect(await orgs.updateOwnProfile(a, viewerA, { name: 'Viewer A' })).toMatchObject({
+        name: 'Viewer A',
+        preferences: { theme: 'dark' },
+      });
+      expect(await userRow(ownerA)).toEqual({ email: 'owner@a.example', name: 'Owner A' });
+    });
+
+    it('refuses a user who is not a member of the tenant, a context without a user, and empty input; writes nothing', async () => {
+      await expectRefused(orgs.updateOwnProfile(a, userB, { name: 'Bob in A' }), ForbiddenError);
+      await expectRefused(orgs.updateOwnProfile(a, viewerA, {}), ValidationError, ['(input)']);
+      await expectRefused(orgs.updateOwnProfile(a, 'x', { name: 'X' }), ValidationError, ['userId']);
+      await expectRefused(orgs.updateOwnProfile(a, viewerA, { name: '' }), ValidationError, ['name']);
+      await expect(asTenant(a, (m) => m.query(`SELECT base.update_own_profile('Nobody', NULL)`))).rejects.toThrow(
+        /needs a tenant context with a user/,
+      );
+      expect(await userRow(userB)).toEqual({ email: 'bob@b.example', name: 'Bob' });
     });
   });
 

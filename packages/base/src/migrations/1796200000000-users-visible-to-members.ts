@@ -9,7 +9,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   membership's user (either would let it pull in any user it knows the id of
  *   and read them); it may still change a member's role and remove a member;
  * - a user joins an organization only through `base.invite_member(email, role,
- *   name)`, which creates the user if nobody has that email yet.
+ *   name)`, which creates the user if nobody has that email yet;
+ * - a user changes their own name and preferences through
+ *   `base.update_own_profile(name, preferences)`, in a tenant context whose
+ *   `strata.user_id` is a member of the organization.
  * RLS on users is enabled but not forced: the owner (migrations, operators, and
  * the SECURITY DEFINER function below, which runs as the owner) is not a tenant.
  */
@@ -71,11 +74,36 @@ export class UsersVisibleToMembers1796200000000 implements MigrationInterface {
     await q.query(
       `COMMENT ON FUNCTION base.invite_member(text, text, text) IS 'Adds the user with this email (created with p_name if new) to the current organization with a role; returns the membership id.'`,
     );
-    await q.query(`REVOKE EXECUTE ON FUNCTION base.invite_member(text, text, text) FROM PUBLIC`);
-    await q.query(`GRANT EXECUTE ON FUNCTION base.invite_member(text, text, text) TO strata_app`);
+
+    await q.query(`
+      CREATE FUNCTION base.update_own_profile(p_name text DEFAULT NULL, p_preferences jsonb DEFAULT NULL) RETURNS void
+      LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+      DECLARE
+        v_organization uuid := base.current_organization_id();
+        v_user uuid := nullif(pg_catalog.current_setting('strata.user_id', true), '')::uuid;
+      BEGIN
+        IF v_organization IS NULL OR v_user IS NULL THEN
+          RAISE EXCEPTION 'base.update_own_profile needs a tenant context with a user (base.enter_tenant(organization, user))'
+            USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM base.organization_memberships m WHERE m.organization_id = v_organization AND m.user_id = v_user) THEN
+          RAISE EXCEPTION 'user % is not a member of organization %', v_user, v_organization USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        UPDATE base.users u
+           SET name = coalesce(p_name, u.name), preferences = coalesce(p_preferences, u.preferences), updated_at = now()
+         WHERE u.id = v_user;
+      END $fn$`);
+    await q.query(
+      `COMMENT ON FUNCTION base.update_own_profile(text, jsonb) IS 'The user of the tenant context (strata.user_id, a member) changes their own name and/or preferences.'`,
+    );
+    for (const fn of ['base.invite_member(text, text, text)', 'base.update_own_profile(text, jsonb)']) {
+      await q.query(`REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`);
+      await q.query(`GRANT EXECUTE ON FUNCTION ${fn} TO strata_app`);
+    }
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION base.update_own_profile(text, jsonb)`);
     await q.query(`DROP FUNCTION base.invite_member(text, text, text)`);
     await q.query(`REVOKE UPDATE (role, permissions, updated_at) ON base.organization_memberships FROM strata_app`);
     await q.query(`GRANT INSERT, UPDATE ON base.organization_memberships TO strata_app`);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { DataSource, IsNull } from 'typeorm';
-import { ForbiddenError, NotFoundError, sqlState, translateDatabaseError } from '../errors';
+import { ForbiddenError, NotFoundError, ValidationError, sqlState, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
 import { TenantContext, withTenant } from '../tenancy';
-import { validateInput } from '../validation';
+import { validateId, validateInput } from '../validation';
 
 export class CreateOrganizationInput {
   @IsString() @Length(1, 255) name!: string;
@@ -20,6 +20,11 @@ export class InviteMemberInput {
   @IsIn(MEMBERSHIP_ROLES) role!: MembershipRole;
   /** The new user's name: needed only when nobody has this email yet (otherwise ignored). */
   @IsOptional() @IsString() @Length(1, 255) name?: string;
+}
+
+export class UpdateProfileInput {
+  @IsOptional() @IsString() @Length(1, 255) name?: string;
+  @IsOptional() @IsObject() preferences?: Record<string, unknown>;
 }
 
 /**
@@ -94,6 +99,35 @@ export class OrganizationsService {
     } catch (error) {
       if (sqlState(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
       translateDatabaseError(error, 'membership', { organization_memberships_organization_id_user_id_key: ['email'] });
+    }
+  }
+
+  /**
+   * A user changes their own profile, working in one of their organizations (`base.update_own_profile`):
+   * ForbiddenError when `userId` is not a member of it. Returns the updated user.
+   */
+  async updateOwnProfile(organizationId: string, userId: string, input: UpdateProfileInput): Promise<User> {
+    validateId(userId, 'userId', 'profile');
+    const valid = await validateInput(UpdateProfileInput, input, 'profile');
+    if (valid.name == null && valid.preferences == null) {
+      throw ValidationError.forField('(input)', 'give at least one of name, preferences', 'profile');
+    }
+    try {
+      return await withTenant(
+        this.dataSource,
+        organizationId,
+        async (m) => {
+          await m.query('SELECT base.update_own_profile($1, $2::jsonb)', [
+            valid.name ?? null,
+            valid.preferences == null ? null : JSON.stringify(valid.preferences),
+          ]);
+          return m.getRepository(User).findOneByOrFail({ id: userId });
+        },
+        { userId },
+      );
+    } catch (error) {
+      if (sqlState(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
+      translateDatabaseError(error, 'profile');
     }
   }
 
