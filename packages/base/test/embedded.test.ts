@@ -71,6 +71,11 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
+/** Resolves once `condition` holds, checking it on every turn of the event loop. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function readLock(dataDir: string): { pid: number } {
   return JSON.parse(fs.readFileSync(`${dataDir}.lock`, 'utf8'));
 }
@@ -144,7 +149,8 @@ describe('startEmbeddedDatabase', () => {
           order.push('b read');
           return r.rows[0].n as number;
         });
-        await new Promise((r) => setTimeout(r, 200)); // give B every chance to run inside A's transaction
+        // Once B's query waits in the server's queue, it has had its chance to run inside A's transaction.
+        await until(() => db.queuedMessages() > 0);
         order.push('a commits');
         await a.query('insert into shared values (2)');
         await a.query('commit');

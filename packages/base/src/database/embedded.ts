@@ -2,9 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ConfigurationError, DatabaseLockedError } from '../errors';
 
 export interface EmbeddedDatabaseOptions {
@@ -22,6 +21,8 @@ export interface EmbeddedDatabase {
    */
   readonly url: string;
   readonly dataDir: string; // absolute path, or 'memory://'
+  /** Client messages waiting for the single session, e.g. while another client's transaction is open. */
+  queuedMessages(): number;
   /** Stops the socket server, closes PGlite cleanly (flushes to disk), releases the lock. Idempotent. */
   close(): Promise<void>;
 }
@@ -54,6 +55,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
     // After start() the server reports the port the OS picked for port 0 ("127.0.0.1:41234").
     url: `postgres://postgres@${server.getServerConn()}/postgres`,
     dataDir,
+    queuedMessages: () => server.getStats().queuedQueries,
     close: () =>
       (closing ??= (async () => {
         try {
@@ -67,6 +69,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
 }
 
 async function serve(dataDir: string): Promise<{ db: PGlite; server: PGLiteSocketServer }> {
+  const { PGlite, PGLiteSocketServer, vector } = loadEmbeddedPackages();
   const db = await PGlite.create({ dataDir, extensions: { vector } });
   try {
     await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
@@ -80,6 +83,40 @@ async function serve(dataDir: string): Promise<{ db: PGlite; server: PGLiteSocke
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The embedded database's packages: optional peer dependencies of @strata/base. */
+const EMBEDDED_PACKAGES = ['@electric-sql/pglite', '@electric-sql/pglite-socket', '@electric-sql/pglite-pgvector'];
+
+/**
+ * Loads PGlite on first use, so an application that runs on a PostgreSQL server never loads it
+ * (nor needs it installed). A missing package is a ConfigurationError that says how to get it.
+ */
+function loadEmbeddedPackages(): {
+  PGlite: typeof import('@electric-sql/pglite').PGlite;
+  PGLiteSocketServer: typeof import('@electric-sql/pglite-socket').PGLiteSocketServer;
+  vector: typeof import('@electric-sql/pglite-pgvector').vector;
+} {
+  try {
+    /* eslint-disable @typescript-eslint/no-require-imports -- a lazy require: import() would load the ESM build */
+    const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+    const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
+    const { vector } = require('@electric-sql/pglite-pgvector') as typeof import('@electric-sql/pglite-pgvector');
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    return { PGlite, PGLiteSocketServer, vector };
+  } catch (err) {
+    const missing = EMBEDDED_PACKAGES.find(
+      (name) => (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String(err).includes(`'${name}'`),
+    );
+    if (!missing) throw err;
+    const peers = (require('../../package.json') as { peerDependencies: Record<string, string> }).peerDependencies; // eslint-disable-line @typescript-eslint/no-require-imports
+    throw new ConfigurationError(
+      `The embedded database needs ${missing}, which is not installed. Install PGlite with ` +
+        `\`npm install ${EMBEDDED_PACKAGES.map((name) => `${name}@"${peers[name]}"`).join(' ')}\`, ` +
+        'or set DATABASE_URL to use a PostgreSQL server',
+      { cause: err },
+    );
   }
 }
 
