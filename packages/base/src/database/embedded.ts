@@ -99,18 +99,17 @@ function loadEmbeddedPackages(): {
   vector: typeof import('@electric-sql/pglite-pgvector').vector;
 } {
   try {
-    /* eslint-disable @typescript-eslint/no-require-imports -- a lazy require: import() would load the ESM build */
+    // require() on first use, not import(): import() would load PGlite's ESM build, a second copy.
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
     const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
     const { vector } = require('@electric-sql/pglite-pgvector') as typeof import('@electric-sql/pglite-pgvector');
-    /* eslint-enable @typescript-eslint/no-require-imports */
     return { PGlite, PGLiteSocketServer, vector };
   } catch (err) {
     const missing = EMBEDDED_PACKAGES.find(
       (name) => (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String(err).includes(`'${name}'`),
     );
     if (!missing) throw err;
-    const peers = (require('../../package.json') as { peerDependencies: Record<string, string> }).peerDependencies; // eslint-disable-line @typescript-eslint/no-require-imports
+    const peers = (require('../../package.json') as { peerDependencies: Record<string, string> }).peerDependencies;
     throw new ConfigurationError(
       `The embedded database needs ${missing}, which is not installed. Install PGlite with ` +
         `\`npm install ${EMBEDDED_PACKAGES.map((name) => `${name}@"${peers[name]}"`).join(' ')}\`, ` +
