@@ -11,6 +11,8 @@ export interface EmbeddedDatabaseOptions {
   dataDir?: string;
   /** How long a second process waits for the data directory's lock before giving up (default 10_000 ms). */
   lockWaitMs?: number;
+  /** Told once, with a line for humans, when another process holds the data directory and this one starts waiting. */
+  onLockWait?: (message: string) => void;
 }
 
 export interface EmbeddedDatabase {
@@ -43,7 +45,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
   let releaseLock = (): void => undefined;
   if (dataDir !== MEMORY) {
     fs.mkdirSync(dataDir, { recursive: true }); // PGlite itself only creates the last path segment
-    releaseLock = await acquireLock(dataDir, options.lockWaitMs ?? 10_000);
+    releaseLock = await acquireLock(dataDir, options.lockWaitMs ?? 10_000, options.onLockWait);
   }
   const { db, server } = await serve(dataDir).catch((err: unknown) => {
     releaseLock();
@@ -150,7 +152,7 @@ const UNREADABLE_LOCK_GRACE_MS = 5_000;
  * waiting up to `waitMs` for a live owner and taking over the lock of a dead one.
  * Returns the function that releases it; that also runs on process exit.
  */
-async function acquireLock(dataDir: string, waitMs: number): Promise<() => void> {
+async function acquireLock(dataDir: string, waitMs: number, onWait?: (message: string) => void): Promise<() => void> {
   const lockPath = `${dataDir}.lock`;
   const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   const mine = JSON.stringify(me);
@@ -170,8 +172,12 @@ async function acquireLock(dataDir: string, waitMs: number): Promise<() => void>
       removeStaleLock(lockPath, seen);
       continue;
     }
+    const holder = owner ? `pid ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`}` : 'an unknown process';
+    if (onWait) {
+      onWait(`The embedded database in ${dataDir} is in use by ${holder}; waiting up to ${waitMs} ms for it`);
+      onWait = undefined; // once
+    }
     if (Date.now() >= deadline) {
-      const holder = owner ? `pid ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`}` : 'an unknown process';
       throw new DatabaseLockedError(
         `The embedded database in ${dataDir} is in use by ${holder} (lock file ${lockPath}); ` +
           'stop that process, or give this one its own database with DATABASE_URL or STRATA_DATA_DIR',
