@@ -425,8 +425,9 @@ describe('partitioning migration (PostgreSQL)', () => {
         const waitsForLock = async (): Promise<boolean> =>
           (await first.query(`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted) AS w`, [pid]))
             .rows[0].w;
-        if (db.kind === 'embedded') {
-          await waitFor(() => db.embedded!.queuedMessages() > 0); // the call is queued behind this transaction
+        const embedded = db.embedded;
+        if (embedded) {
+          await waitFor(() => embedded.queuedMessages() > 0); // the call is queued behind this transaction
           expect(await waitsForLock()).toBe(false); // and has not started
         } else {
           await waitFor(waitsForLock);

@@ -101,7 +101,7 @@ function loadEmbeddedPackages(): {
   vector: typeof import('@electric-sql/pglite-pgvector').vector;
 } {
   try {
-    // require() on first use, not import(): import() would load PGlite's ESM build, a second copy.
+    // require(), not import(): base is CommonJS, and import() would load PGlite's ESM build instead.
     const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
     const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
     const { vector } = require('@electric-sql/pglite-pgvector') as typeof import('@electric-sql/pglite-pgvector');
