@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { EmbeddedDatabase, startEmbeddedDatabase } from '../src/database/embedded';
+import { waitFor } from '@strata/testing';
+import { EmbeddedDatabase, EmbeddedDatabaseOptions, startEmbeddedDatabase } from '../src/database/embedded';
 import { DatabaseLockedError } from '../src/errors';
 
 // Real PGlite throughout, in this process and in child processes (fixtures/embedded-holder.js).
@@ -18,8 +19,8 @@ let template: string;
 const open: EmbeddedDatabase[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
 
-async function start(dataDir: string, lockWaitMs?: number): Promise<EmbeddedDatabase> {
-  const db = await startEmbeddedDatabase({ dataDir, lockWaitMs });
+async function start(dataDir: string, options: Omit<EmbeddedDatabaseOptions, 'dataDir'> = {}): Promise<EmbeddedDatabase> {
+  const db = await startEmbeddedDatabase({ dataDir, ...options });
   open.push(db);
   return db;
 }
@@ -144,7 +145,8 @@ describe('startEmbeddedDatabase', () => {
           order.push('b read');
           return r.rows[0].n as number;
         });
-        await new Promise((r) => setTimeout(r, 200)); // give B every chance to run inside A's transaction
+        // Once B's query waits in the server's queue, it has had its chance to run inside A's transaction.
+        await waitFor(() => db.queuedMessages() > 0);
         order.push('a commits');
         await a.query('insert into shared values (2)');
         await a.query('commit');
@@ -166,9 +168,11 @@ describe('startEmbeddedDatabase', () => {
       const dataDir = seededDir();
       const holder = await spawnHolder(dataDir, 'hold', 'from child');
 
-      const started = Date.now();
-      const error: unknown = await startEmbeddedDatabase({ dataDir, lockWaitMs: 500 }).catch((e: unknown) => e);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+      const waits: string[] = [];
+      const error: unknown = await startEmbeddedDatabase({ dataDir, lockWaitMs: 500, onLockWait: (m) => waits.push(m) }).catch(
+        (e: unknown) => e,
+      );
+      expect(waits).toEqual([`The embedded database in ${dataDir} is in use by pid ${holder.pid}; waiting up to 500 ms for it`]);
       expect(error).toBeInstanceOf(DatabaseLockedError);
       expect((error as DatabaseLockedError).code).toBe('DATABASE_LOCKED');
       expect((error as Error).message).toContain(dataDir);
@@ -189,11 +193,13 @@ describe('startEmbeddedDatabase', () => {
     'waits for the other process to release the data directory',
     async () => {
       const dataDir = seededDir();
-      const holder = await spawnHolder(dataDir, '1000', 'from child'); // closes 1 s after ready
+      const holder = await spawnHolder(dataDir, 'hold', 'from child');
 
-      const started = Date.now();
-      const db = await start(dataDir, 30_000);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+      let waiting = false;
+      const opening = start(dataDir, { lockWaitMs: 60_000, onLockWait: () => (waiting = true) });
+      await waitFor(() => waiting); // it found the lock held and waits: now the holder lets go
+      holder.stdin.end();
+      const db = await opening;
       await exited(holder);
       expect(holder.exitCode).toBe(0);
       expect(readLock(dataDir).pid).toBe(process.pid);
@@ -215,7 +221,7 @@ describe('startEmbeddedDatabase', () => {
       await exited(holder);
       expect(readLock(dataDir).pid).toBe(holder.pid);
 
-      const db = await start(dataDir, 1_000); // waiting the lock out would end in DatabaseLockedError
+      const db = await start(dataDir, { lockWaitMs: 1_000 }); // waiting the lock out would end in DatabaseLockedError
       expect(readLock(dataDir).pid).toBe(process.pid);
       await db.close();
       expect(await notes(dataDir)).toEqual(['seed', 'before crash']); // committed rows survive the crash
@@ -232,7 +238,7 @@ describe('startEmbeddedDatabase', () => {
       const lock = { pid: deadPid, host: os.hostname(), startedAt: '2020-01-01T00:00:00.000Z' };
       fs.writeFileSync(`${dataDir}.lock`, JSON.stringify(lock));
 
-      const db = await start(dataDir, 1_000);
+      const db = await start(dataDir, { lockWaitMs: 1_000 });
       expect(readLock(dataDir).pid).toBe(process.pid);
       await db.close();
       expect(fs.existsSync(`${dataDir}.lock`)).toBe(false);

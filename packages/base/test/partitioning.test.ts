@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { DataSource, EntityManager } from 'typeorm';
-import { TestDatabase, catalogSnapshot, createTestDatabase, useTestDatabase } from '@strata/testing';
+import { TestDatabase, catalogSnapshot, createTestDatabase, useTestDatabase, waitFor } from '@strata/testing';
 import { MigrationRunner, Queryable, defineModule } from '../src';
 import { CreateCoreSchema1795443100000 } from '../src/migrations/1795443100000-create-core-schema';
 import { Partitioning1795443200000 } from '../src/migrations/1795443200000-partitioning';
@@ -422,19 +422,17 @@ describe('partitioning migration (PostgreSQL)', () => {
         // the call back before it starts. Either way it cannot return while the first
         // transaction is open. Watched from inside that transaction: on the embedded database
         // it is the only one allowed to run.
-        const expectLockWait = db.kind !== 'embedded';
-        const deadline = Date.now() + (expectLockWait ? 5_000 : 500);
-        let lockWait = false;
-        while (!lockWait && !secondDone && Date.now() < deadline) {
-          const { rows } = await first.query(
-            `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted) AS w`,
-            [pid],
-          );
-          lockWait = rows[0].w;
-          if (!lockWait) await new Promise((resolve) => setTimeout(resolve, 25));
+        const waitsForLock = async (): Promise<boolean> =>
+          (await first.query(`SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted) AS w`, [pid]))
+            .rows[0].w;
+        const embedded = db.embedded;
+        if (embedded) {
+          await waitFor(() => embedded.queuedMessages() > 0); // the call is queued behind this transaction
+          expect(await waitsForLock()).toBe(false); // and has not started
+        } else {
+          await waitFor(waitsForLock);
         }
         expect(secondDone).toBe(false);
-        expect(lockWait).toBe(expectLockWait);
 
         await first.query('COMMIT');
         const secondResult: TableResult = (await secondCall).rows[0].r.tables[0];

@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
 import { OrganizationsService, ValidationError, baseModule, createDataSource, withTenant } from '@strata/base';
-import { useTestDatabase } from '@strata/testing';
+import { useTestDatabase, waitFor } from '@strata/testing';
 import { Task, TasksService, WorkQueueService, WorkflowsService, tasksModule } from '../src';
 
 const TASKS = 2000;
@@ -55,15 +54,25 @@ describe('concurrency', () => {
     const reported = new Set<string>();
     const completed = new Set<string>();
     const early: string[] = [];
+    // A worker that finds nothing ready waits for the next completion by any worker (only a
+    // completion can make a task ready), never for a while: a slow machine only takes longer.
+    let completions = 0;
+    let wake = (): void => undefined;
+    let completion = new Promise<void>((resolve) => (wake = resolve));
+    const completedOne = (): void => {
+      completions++;
+      const wakeWaiting = wake;
+      completion = new Promise<void>((resolve) => (wake = resolve));
+      wakeWaiting();
+    };
     const worker = async (index: number): Promise<void> => {
       const name = `worker-${index}`;
       const queue = new WorkQueueService(connections[index]);
-      for (let idle = 0; idle < 2000;) {
+      while (completed.size < TASKS) {
+        const seen = completions; // taken before the claim, so a completion during it is not missed
         const batch = await queue.claim(org, { workerId: name, count: 1 + (index % 3), leaseSeconds: 300 });
         if (batch.length === 0) {
-          if (completed.size === TASKS) return;
-          idle++;
-          await sleep(2);
+          while (completions === seen && completed.size < TASKS) await completion;
           continue;
         }
         for (const task of batch) {
@@ -72,9 +81,9 @@ describe('concurrency', () => {
           reported.add(task.id);
           await queue.complete(org, task.id, { workerId: name, output: { by: name } });
           completed.add(task.id);
+          completedOne();
         }
       }
-      throw new Error(`${name} gave up waiting with ${TASKS - completed.size} tasks left`);
     };
     await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(i)));
 
@@ -90,14 +99,16 @@ describe('concurrency', () => {
       [org],
     );
     expect(summary).toEqual({ succeeded: TASKS, attempts: 1, executions: TASKS, running: 0 });
-    // The database's clock agrees: every task was claimed after each of its
+    // The database's clock agrees: no task was claimed before each of its
     // dependencies had finished (a claim and a completion are each one
-    // transaction, and now() is the start of the transaction).
+    // transaction, and now() is the start of the transaction). The embedded
+    // database's clock ticks in milliseconds, so a claim right after the
+    // completion can carry the same time.
     const violations = await db.query(
       `SELECT d.task_id FROM tasks.task_dependencies d
          JOIN tasks.task_executions xt ON xt.task_id = d.task_id
          JOIN tasks.task_executions xd ON xd.task_id = d.depends_on_task_id
-        WHERE d.organization_id = $1 AND NOT xt.started_at > xd.finished_at`,
+        WHERE d.organization_id = $1 AND NOT xt.started_at >= xd.finished_at`,
       [org],
     );
     expect(violations).toEqual([]);
@@ -139,22 +150,14 @@ describe('concurrency', () => {
     // starts after the first commits. A server runs both at once.
     const concurrent = db.kind !== 'embedded';
     // Wait until the first edge is written (its transaction still open).
-    while (concurrent && (await db.query('SELECT 1 FROM pg_locks WHERE locktype = $1', ['advisory'])).length === 0) await sleep(5);
+    if (concurrent) await waitFor(async () => (await db.query('SELECT 1 FROM pg_locks WHERE locktype = $1', ['advisory'])).length > 0);
     const second = withTenant(connections[3], org, (m) => m.query(insert(b.id, a.id)));
+    const parked = () =>
+      db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`);
     if (concurrent) {
       // The server runs both at once: the second session is parked on the first one's lock.
-      for (let i = 0; i < 400; i++) {
-        const waiting = await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`,
-        );
-        if (waiting.length > 0) break;
-        await sleep(5);
-      }
-      expect(
-        await db.query(
-          `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`,
-        ),
-      ).toHaveLength(1);
+      await waitFor(async () => (await parked()).length > 0);
+      expect(await parked()).toHaveLength(1);
     }
     releaseFirst();
     await first;

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, OrganizationsService, StateError, baseModule } from '@strata/base';
 import { useTestDatabase } from '@strata/testing';
 import { TaskDefinitionsService, TaskStatsService, TasksService, WorkQueueService, tasksModule } from '../src';
@@ -22,6 +21,17 @@ describe('work queue', () => {
     await db.query(`UPDATE tasks.tasks SET status = 'cancelled', finished_at = now(), locked_by = NULL, locked_at = NULL, lease_expires_at = NULL
                      WHERE status NOT IN ('succeeded', 'failed', 'cancelled')`);
   });
+
+  /**
+   * `seconds` pass for a task, as the queue sees time: the deadlines it compares with now(), its
+   * lease expiry and run_after, move that far into the past (as the owner). No test waits for a clock.
+   */
+  const timePasses = (taskId: string, seconds: number) =>
+    db.query(
+      `UPDATE tasks.tasks SET lease_expires_at = lease_expires_at - make_interval(secs => $2), run_after = run_after - make_interval(secs => $2)
+        WHERE id = $1`,
+      [taskId, seconds],
+    );
 
   const execution = async (taskId: string, attempt: number) =>
     (
@@ -67,9 +77,9 @@ describe('work queue', () => {
       name: 'flaky',
       kind: 'test_run',
       maxAttempts: 3,
-      backoffBaseSeconds: 1,
+      backoffBaseSeconds: 60,
       backoffFactor: 2,
-      backoffMaxSeconds: 60,
+      backoffMaxSeconds: 3600,
     });
     const task = await tasks.enqueue(org, { title: 'flaky tests', definitionId: flaky.id });
     const downstream = await tasks.enqueue(org, { title: 'after', dependsOn: [task.id] });
@@ -78,11 +88,7 @@ describe('work queue', () => {
 
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
-      let claimed = await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
-      for (let waited = 0; claimed.length === 0 && waited < 100; waited++) {
-        await sleep(100);
-        claimed = await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
-      }
+      const claimed = await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
       expect(claimed.map((t) => [t.id, t.attempts])).toEqual([[task.id, attempt]]);
       const failed = await queue.fail(org, task.id, { workerId: 'w', error: `boom ${attempt}` });
       expect(await execution(task.id, attempt)).toMatchObject({ status: 'failed', error: `boom ${attempt}` });
@@ -93,14 +99,16 @@ describe('work queue', () => {
           [task.id],
         );
         delays.push(row.delay);
-        // Not claimable before its backoff has passed.
+        // Not claimable before its backoff has passed; claimable once it has.
+        await timePasses(task.id, row.delay - 1);
         expect(await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 })).toEqual([]);
+        await timePasses(task.id, 1);
       } else {
         expect(failed).toMatchObject({ status: 'failed', lastError: 'boom 3' });
         expect(failed.finishedAt).not.toBeNull();
       }
     }
-    expect(delays).toEqual([1, 2]);
+    expect(delays).toEqual([60, 120]);
     expect((await tasks.get(org, downstream.id)).status).toBe('blocked');
     expect((await tasks.get(org, further.id)).status).toBe('blocked');
   });
@@ -116,9 +124,11 @@ describe('work queue', () => {
 
   it('a worker that dies loses its task to another worker when the lease expires; its execution is closed as lost', async () => {
     const task = await tasks.enqueue(org, { title: 'long job' });
-    expect((await queue.claim(org, { workerId: 'dies', count: 1, leaseSeconds: 1 })).map((t) => t.id)).toEqual([task.id]);
+    expect((await queue.claim(org, { workerId: 'dies', count: 1, leaseSeconds: 60 })).map((t) => t.id)).toEqual([task.id]);
     expect(await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 })).toEqual([]);
-    await sleep(1200);
+    await timePasses(task.id, 59);
+    expect(await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 })).toEqual([]); // the lease still holds
+    await timePasses(task.id, 2);
     const taken = await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 });
     expect(taken.map((t) => [t.id, t.lockedBy, t.attempts])).toEqual([[task.id, 'survivor', 2]]);
     expect(await execution(task.id, 1)).toMatchObject({ status: 'lost', worker_id: 'dies' });
@@ -132,8 +142,9 @@ describe('work queue', () => {
   it('a lost task with no attempts left fails for good', async () => {
     const task = await tasks.enqueue(org, { title: 'one shot', maxAttempts: 1 });
     const downstream = await tasks.enqueue(org, { title: 'after one shot', dependsOn: [task.id] });
-    await queue.claim(org, { workerId: 'dies', count: 1, leaseSeconds: 1 });
-    await sleep(1200);
+    await queue.claim(org, { workerId: 'dies', count: 1, leaseSeconds: 60 });
+    expect(await queue.releaseExpiredLeases(org)).toBe(0);
+    await timePasses(task.id, 61);
     expect(await queue.releaseExpiredLeases(org)).toBe(1);
     expect(await tasks.get(org, task.id)).toMatchObject({ status: 'failed', lastError: expect.stringMatching(/lease expired/) });
     expect((await tasks.get(org, downstream.id)).status).toBe('blocked');
@@ -141,12 +152,14 @@ describe('work queue', () => {
 
   it('heartbeats extend the lease of the holder only', async () => {
     const task = await tasks.enqueue(org, { title: 'beating' });
-    const [claimed] = await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 1 });
+    const [claimed] = await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 30 });
     const extended = await queue.heartbeat(org, task.id, { workerId: 'w', leaseSeconds: 120 });
     expect(extended.getTime()).toBeGreaterThan(claimed.leaseExpiresAt!.getTime() + 60_000);
-    await sleep(1100);
+    await timePasses(task.id, 60); // past the first lease, within the extended one
     expect(await queue.claim(org, { workerId: 'other', count: 1, leaseSeconds: 60 })).toEqual([]);
     await expect(queue.heartbeat(org, task.id, { workerId: 'other', leaseSeconds: 60 })).rejects.toThrow(/held by w/);
+    await timePasses(task.id, 61); // past the extended lease too
+    expect((await queue.claim(org, { workerId: 'other', count: 1, leaseSeconds: 60 })).map((t) => t.id)).toEqual([task.id]);
   });
 
   it('illegal transitions are typed errors: completing a task nobody claimed, failing a finished one, an unknown task', async () => {

@@ -2,7 +2,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { MigrationRunner, Queryable, StrataModule, createDataSource, orderModules, redactUrl, startEmbeddedDatabase } from '@strata/base';
+import {
+  EmbeddedDatabase,
+  MigrationRunner,
+  Queryable,
+  StrataModule,
+  createDataSource,
+  orderModules,
+  redactUrl,
+  startEmbeddedDatabase,
+} from '@strata/base';
 
 export type TestDatabaseKind = 'server' | 'testcontainers' | 'embedded';
 
@@ -21,6 +30,8 @@ export interface TestDatabase {
   readonly poolSize: number;
   /** Connected TypeORM DataSource with the modules' entities. */
   readonly dataSource: DataSource;
+  /** The embedded database itself (kind 'embedded' only), e.g. to see clients queued for its one session. */
+  readonly embedded?: EmbeddedDatabase;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
@@ -54,7 +65,7 @@ export async function createTestDatabase(options: TestDatabaseOptions): Promise<
   announce('using embedded PGlite in memory (no TEST_DATABASE_URL, no Docker engine)');
   const embedded = await startEmbeddedDatabase({ dataDir: 'memory://' });
   if (migrate) await new MigrationRunner({ url: embedded.url }).up(modules);
-  return connect('embedded', embedded.url, 1, modules, () => embedded.close());
+  return { ...(await connect('embedded', embedded.url, 1, modules, () => embedded.close())), embedded };
 }
 
 /** Jest helper: a test database for the current file, created in beforeAll and closed in afterAll. */
@@ -82,6 +93,9 @@ export function useTestDatabase(options: TestDatabaseOptions): TestDatabase {
     },
     get dataSource() {
       return current().dataSource;
+    },
+    get embedded() {
+      return current().embedded;
     },
     query: (sql, params) => current().query(sql, params),
     close: () => current().close(),

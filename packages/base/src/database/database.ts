@@ -15,6 +15,9 @@ export const DEFAULT_DATA_DIR = '.strata/pgdata';
  * The one place that decides which database Strata uses:
  * `DATABASE_URL` → that server; otherwise the embedded PGlite in
  * `STRATA_DATA_DIR` (default `.strata/pgdata`, relative to the working directory).
+ * In production (`NODE_ENV=production`) the embedded database must be asked for by
+ * setting `STRATA_DATA_DIR`: a deploy that lost its `DATABASE_URL` must not quietly
+ * start on an empty local database.
  */
 export function resolveDatabaseTarget(env: NodeJS.ProcessEnv = process.env): DatabaseTarget {
   const url = env.DATABASE_URL?.trim();
@@ -24,7 +27,14 @@ export function resolveDatabaseTarget(env: NodeJS.ProcessEnv = process.env): Dat
     }
     return { kind: 'server', url };
   }
-  const dataDir = env.STRATA_DATA_DIR?.trim() || DEFAULT_DATA_DIR;
+  const requestedDir = env.STRATA_DATA_DIR?.trim();
+  if (!requestedDir && env.NODE_ENV?.trim() === 'production') {
+    throw new ConfigurationError(
+      'NODE_ENV is production but DATABASE_URL is not set: set DATABASE_URL to your PostgreSQL server, ' +
+        'or set STRATA_DATA_DIR to run on the embedded database on purpose',
+    );
+  }
+  const dataDir = requestedDir || DEFAULT_DATA_DIR;
   return { kind: 'embedded', dataDir: dataDir === 'memory://' ? dataDir : resolve(dataDir) };
 }
 

@@ -2,9 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
+import type { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { ConfigurationError, DatabaseLockedError } from '../errors';
 
 export interface EmbeddedDatabaseOptions {
@@ -12,6 +11,8 @@ export interface EmbeddedDatabaseOptions {
   dataDir?: string;
   /** How long a second process waits for the data directory's lock before giving up (default 10_000 ms). */
   lockWaitMs?: number;
+  /** Told once, with a line for humans, when another process holds the data directory and this one starts waiting. */
+  onLockWait?: (message: string) => void;
 }
 
 export interface EmbeddedDatabase {
@@ -22,6 +23,8 @@ export interface EmbeddedDatabase {
    */
   readonly url: string;
   readonly dataDir: string; // absolute path, or 'memory://'
+  /** Client messages waiting for the single session, e.g. while another client's transaction is open. */
+  queuedMessages(): number;
   /** Stops the socket server, closes PGlite cleanly (flushes to disk), releases the lock. Idempotent. */
   close(): Promise<void>;
 }
@@ -42,7 +45,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
   let releaseLock = (): void => undefined;
   if (dataDir !== MEMORY) {
     fs.mkdirSync(dataDir, { recursive: true }); // PGlite itself only creates the last path segment
-    releaseLock = await acquireLock(dataDir, options.lockWaitMs ?? 10_000);
+    releaseLock = await acquireLock(dataDir, options.lockWaitMs ?? 10_000, options.onLockWait);
   }
   const { db, server } = await serve(dataDir).catch((err: unknown) => {
     releaseLock();
@@ -54,6 +57,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
     // After start() the server reports the port the OS picked for port 0 ("127.0.0.1:41234").
     url: `postgres://postgres@${server.getServerConn()}/postgres`,
     dataDir,
+    queuedMessages: () => server.getStats().queuedQueries,
     close: () =>
       (closing ??= (async () => {
         try {
@@ -67,6 +71,7 @@ export async function startEmbeddedDatabase(options: EmbeddedDatabaseOptions = {
 }
 
 async function serve(dataDir: string): Promise<{ db: PGlite; server: PGLiteSocketServer }> {
+  const { PGlite, PGLiteSocketServer, vector } = loadEmbeddedPackages();
   const db = await PGlite.create({ dataDir, extensions: { vector } });
   try {
     await db.exec('CREATE EXTENSION IF NOT EXISTS vector');
@@ -80,6 +85,39 @@ async function serve(dataDir: string): Promise<{ db: PGlite; server: PGLiteSocke
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The embedded database's packages: optional peer dependencies of @strata/base. */
+const EMBEDDED_PACKAGES = ['@electric-sql/pglite', '@electric-sql/pglite-socket', '@electric-sql/pglite-pgvector'];
+
+/**
+ * Loads PGlite on first use, so an application that runs on a PostgreSQL server never loads it
+ * (nor needs it installed). A missing package is a ConfigurationError that says how to get it.
+ */
+function loadEmbeddedPackages(): {
+  PGlite: typeof import('@electric-sql/pglite').PGlite;
+  PGLiteSocketServer: typeof import('@electric-sql/pglite-socket').PGLiteSocketServer;
+  vector: typeof import('@electric-sql/pglite-pgvector').vector;
+} {
+  try {
+    // require(), not import(): base is CommonJS, and import() would load PGlite's ESM build instead.
+    const { PGlite } = require('@electric-sql/pglite') as typeof import('@electric-sql/pglite');
+    const { PGLiteSocketServer } = require('@electric-sql/pglite-socket') as typeof import('@electric-sql/pglite-socket');
+    const { vector } = require('@electric-sql/pglite-pgvector') as typeof import('@electric-sql/pglite-pgvector');
+    return { PGlite, PGLiteSocketServer, vector };
+  } catch (err) {
+    const missing = EMBEDDED_PACKAGES.find(
+      (name) => (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String(err).includes(`'${name}'`),
+    );
+    if (!missing) throw err;
+    const peers = (require('../../package.json') as { peerDependencies: Record<string, string> }).peerDependencies;
+    throw new ConfigurationError(
+      `The embedded database needs ${missing}, which is not installed. Install PGlite with ` +
+        `\`npm install ${EMBEDDED_PACKAGES.map((name) => `${name}@"${peers[name]}"`).join(' ')}\`, ` +
+        'or set DATABASE_URL to use a PostgreSQL server',
+      { cause: err },
+    );
   }
 }
 
@@ -114,7 +152,7 @@ const UNREADABLE_LOCK_GRACE_MS = 5_000;
  * waiting up to `waitMs` for a live owner and taking over the lock of a dead one.
  * Returns the function that releases it; that also runs on process exit.
  */
-async function acquireLock(dataDir: string, waitMs: number): Promise<() => void> {
+async function acquireLock(dataDir: string, waitMs: number, onWait?: (message: string) => void): Promise<() => void> {
   const lockPath = `${dataDir}.lock`;
   const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
   const mine = JSON.stringify(me);
@@ -134,8 +172,12 @@ async function acquireLock(dataDir: string, waitMs: number): Promise<() => void>
       removeStaleLock(lockPath, seen);
       continue;
     }
+    const holder = owner ? `pid ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`}` : 'an unknown process';
+    if (onWait) {
+      onWait(`The embedded database in ${dataDir} is in use by ${holder}; waiting up to ${waitMs} ms for it`);
+      onWait = undefined; // once
+    }
     if (Date.now() >= deadline) {
-      const holder = owner ? `pid ${owner.pid}${owner.host === me.host ? '' : ` on ${owner.host}`}` : 'an unknown process';
       throw new DatabaseLockedError(
         `The embedded database in ${dataDir} is in use by ${holder} (lock file ${lockPath}); ` +
           'stop that process, or give this one its own database with DATABASE_URL or STRATA_DATA_DIR',

@@ -1,2 +1,4 @@
 export * from './migration-runner';
 export * from './schema-drift';
+export * from './extensions';
+export * from './vector-indexes';
