@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { IsIn, IsObject, IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
-import { DataSource, IsNull } from 'typeorm';
+import { EntityManager, IsNull } from 'typeorm';
+import { baseModule } from '../base.module';
 import { NotFoundError, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
-import { withTenant } from '../tenancy';
+import { TenantConnection, TenantService } from '../tenancy';
 import { validateInput } from '../validation';
 
 export class CreateOrganizationInput {
@@ -26,16 +27,22 @@ export class AddMemberInput {
   @IsIn(MEMBERSHIP_ROLES) role!: MembershipRole;
 }
 
-/** Organizations (tenants), their members, and users. Every method validates first and writes nothing on bad input. */
-export class OrganizationsService {
-  constructor(private readonly dataSource: DataSource) {}
+/**
+ * Organizations (tenants), their members, and users. Every method validates
+ * first and writes nothing on bad input. Standalone, or `.with(tx)` inside a
+ * caller's tenant transaction.
+ */
+export class OrganizationsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, baseModule);
+  }
 
   async create(input: CreateOrganizationInput): Promise<Organization> {
     const valid = await validateInput(CreateOrganizationInput, input, 'organization');
     // The id is chosen here so the row can be written inside its own tenant context.
     const id = randomUUID();
     try {
-      return await withTenant(this.dataSource, id, (m) =>
+      return await this.scope.run(id, (m) =>
         m
           .getRepository(Organization)
           .save(m.getRepository(Organization).create({ id, name: valid.name, slug: valid.slug, settings: valid.settings ?? {} })),
@@ -46,7 +53,7 @@ export class OrganizationsService {
   }
 
   async get(organizationId: string): Promise<Organization> {
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
+    const found = await this.scope.run(organizationId, (m) =>
       m.getRepository(Organization).findOneBy({ id: organizationId, deletedAt: IsNull() }),
     );
     if (!found) throw new NotFoundError('organization', { id: organizationId });
@@ -55,7 +62,7 @@ export class OrganizationsService {
 
   /** Hides the organization (soft delete); `erase` removes it and all its rows for good. */
   async archive(organizationId: string): Promise<void> {
-    await withTenant(this.dataSource, organizationId, async (m) => {
+    await this.scope.run(organizationId, async (m) => {
       const result = await m.getRepository(Organization).softDelete({ id: organizationId });
       if (!result.affected) throw new NotFoundError('organization', { id: organizationId });
     });
@@ -63,7 +70,7 @@ export class OrganizationsService {
 
   /** Right to be forgotten: deletes the organization; foreign keys cascade to its rows in every module. */
   async erase(organizationId: string): Promise<void> {
-    await withTenant(this.dataSource, organizationId, async (m) => {
+    await this.scope.run(organizationId, async (m) => {
       const result = await m.getRepository(Organization).delete({ id: organizationId });
       if (!result.affected) throw new NotFoundError('organization', { id: organizationId });
     });
@@ -72,7 +79,7 @@ export class OrganizationsService {
   async createUser(input: CreateUserInput): Promise<User> {
     const valid = await validateInput(CreateUserInput, input, 'user');
     try {
-      const repository = this.dataSource.getRepository(User);
+      const repository = this.users().getRepository(User);
       return await repository.save(
         repository.create({ email: valid.email.toLowerCase(), name: valid.name, preferences: valid.preferences ?? {} }),
       );
@@ -82,13 +89,13 @@ export class OrganizationsService {
   }
 
   async findUserByEmail(email: string): Promise<User | null> {
-    return this.dataSource.getRepository(User).findOneBy({ email: email.trim().toLowerCase() });
+    return this.users().getRepository(User).findOneBy({ email: email.trim().toLowerCase() });
   }
 
   async addMember(organizationId: string, input: AddMemberInput): Promise<OrganizationMembership> {
     const valid = await validateInput(AddMemberInput, input, 'membership');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         m
           .getRepository(OrganizationMembership)
           .save(m.getRepository(OrganizationMembership).create({ organizationId, userId: valid.userId, role: valid.role })),
@@ -99,8 +106,13 @@ export class OrganizationsService {
   }
 
   async listMembers(organizationId: string): Promise<OrganizationMembership[]> {
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m.getRepository(OrganizationMembership).find({ where: { organizationId }, relations: { user: true }, order: { createdAt: 'ASC' } }),
     );
+  }
+
+  /** Users are not tenant rows: they are read and written outside a tenant context, or in the caller's transaction. */
+  private users(): EntityManager {
+    return this.scope.transaction ?? this.scope.dataSource.manager;
   }
 }
