@@ -172,22 +172,25 @@ describe('ProjectsService', () => {
         await repositories.linkToProject(tenant.id, alpha.id, repository.id);
       }
 
-      const all = await projects.list(tenant.id);
+      const all = (await projects.list(tenant.id)).items;
       expect(all.map((s) => [s.project.name, s.repositoryCount])).toEqual([
         ['Alpha', 2],
         ['Old', 0],
         ['Zeta', 0],
       ]);
       expect(all[0].project).toEqual(await projects.get(tenant.id, alpha.id));
-      expect((await projects.list(tenant.id, { status: 'active' })).map((s) => s.project.id)).toEqual([alpha.id, zeta.id]);
-      expect((await projects.list(tenant.id, { status: 'archived' })).map((s) => s.project.id)).toEqual([old.id]);
-      expect(await projects.list(UNKNOWN_ID)).toEqual([]);
+      expect((await projects.list(tenant.id, { status: 'active' })).items.map((s) => s.project.id)).toEqual([alpha.id, zeta.id]);
+      expect((await projects.list(tenant.id, { status: 'archived' })).items.map((s) => s.project.id)).toEqual([old.id]);
+      expect(await projects.list(UNKNOWN_ID)).toEqual({ items: [], nextCursor: null });
     });
 
     it('refuses bad options', async () => {
       await expectRefused(projects.list(a.id, { status: 'deleted' } as never), ValidationError, ['status']);
       await expectRefused(projects.list(a.id, { status: null } as never), ValidationError, ['status']);
-      await expectRefused(projects.list(a.id, { limit: 5 } as never), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { limit: 1001 }), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { limit: 0 }), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { cursor: 'not a cursor' }), ValidationError, ['cursor']);
+      await expectRefused(projects.list(a.id, { page: 2 } as never), ValidationError, ['page']);
       await expectRefused(projects.list('nope'), TenantError);
     });
   });

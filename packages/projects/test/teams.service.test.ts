@@ -31,11 +31,11 @@ describe('TeamsService', () => {
       expect(await teams.get(tenant.id, core.id)).toEqual(core);
       await teams.addMember(tenant.id, core.id, { userId: tenant.userId });
 
-      expect((await teams.list(tenant.id)).map((s) => [s.team.name, s.memberCount])).toEqual([
+      expect((await teams.list(tenant.id)).items.map((s) => [s.team.name, s.memberCount])).toEqual([
         ['Core', 1],
         ['Docs', 0],
       ]);
-      expect((await teams.list(tenant.id))[0].team).toEqual(core);
+      expect((await teams.list(tenant.id)).items[0].team).toEqual(core);
 
       expect(await teams.rename(tenant.id, docs.id, { name: 'Writers' })).toMatchObject({ name: 'Writers', slug: 'docs' });
       expect(await teams.rename(tenant.id, docs.id, { slug: 'writers' })).toMatchObject({ name: 'Writers', slug: 'writers' });
@@ -45,7 +45,7 @@ describe('TeamsService', () => {
       expect(
         Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM projects.team_members WHERE team_id = $1', [core.id]))[0].n),
       ).toBe(0);
-      expect((await teams.list(tenant.id)).map((s) => s.team.name)).toEqual(['Writers']);
+      expect((await teams.list(tenant.id)).items.map((s) => s.team.name)).toEqual(['Writers']);
     });
 
     it("refuses bad input, duplicates, unknown and other organizations' teams; writes nothing", async () => {

@@ -1,9 +1,17 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { DataSource } from 'typeorm';
-import { NotFoundError, definedProperties, validateId, validateInput, violatedConstraint, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  definedProperties,
+  validateId,
+  validateInput,
+  violatedConstraint,
+  TenantConnection,
+  TenantService,
+} from '@strata/base';
 import { CodeRepository, Project, ProjectRepository, REPOSITORY_PROVIDERS, REPOSITORY_VISIBILITIES } from '../entities';
 import type { RepositoryProvider, RepositoryVisibility } from '../entities';
 import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, OptionalNotNull, requireSomeField } from '../validation';
+import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';
 
@@ -45,13 +53,15 @@ const UPDATABLE = ['fullName', 'externalId', 'cloneUrl', 'defaultBranch', 'visib
  * another organization's project or repository are refused by the database
  * (composite keys) and reported as NotFoundError, as that row is invisible here.
  */
-export class RepositoriesService {
-  constructor(private readonly dataSource: DataSource) {}
+export class RepositoriesService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, projectsModule);
+  }
 
   async register(organizationId: string, input: RegisterRepositoryInput): Promise<CodeRepository> {
     const valid = await validateInput(RegisterRepositoryInput, input, 'repository');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         insertReturning(m, CodeRepository, {
           organizationId,
           provider: valid.provider,
@@ -70,7 +80,7 @@ export class RepositoriesService {
 
   async get(organizationId: string, repositoryId: string): Promise<CodeRepository> {
     validateId(repositoryId, 'repositoryId', 'repository');
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
+    const found = await this.scope.run(organizationId, (m) =>
       m.getRepository(CodeRepository).findOneBy({ organizationId, id: repositoryId }),
     );
     if (!found) throw new NotFoundError('repository', { id: repositoryId });
@@ -83,7 +93,7 @@ export class RepositoriesService {
    */
   async findByFullName(organizationId: string, provider: RepositoryProvider, fullName: string): Promise<CodeRepository | null> {
     const lookup = await validateInput(FullNameLookup, { provider, fullName }, 'repository');
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m
         .getRepository(CodeRepository)
         .createQueryBuilder('repository')
@@ -99,7 +109,7 @@ export class RepositoriesService {
   /** The repository with the provider's own id (stable across renames), or null. */
   async findByExternalId(organizationId: string, provider: RepositoryProvider, externalId: string): Promise<CodeRepository | null> {
     const lookup = await validateInput(ExternalIdLookup, { provider, externalId }, 'repository');
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m.getRepository(CodeRepository).findOneBy({ organizationId, provider: lookup.provider, externalId: lookup.externalId }),
     );
   }
@@ -109,7 +119,7 @@ export class RepositoriesService {
     const changes = definedProperties(await validateInput(UpdateRepositoryInput, input, 'repository'));
     requireSomeField(changes, UPDATABLE, 'repository');
     try {
-      const updated = await withTenant(this.dataSource, organizationId, (m) =>
+      const updated = await this.scope.run(organizationId, (m) =>
         updateReturning<CodeRepository>(m, CodeRepository, changes, 'organization_id = :organizationId AND id = :repositoryId', {
           organizationId,
           repositoryId,
@@ -127,7 +137,7 @@ export class RepositoriesService {
     validateId(projectId, 'projectId', 'project repository link');
     validateId(repositoryId, 'repositoryId', 'project repository link');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         insertReturning(m, ProjectRepository, { organizationId, projectId, repositoryId }),
       );
     } catch (error) {
@@ -143,7 +153,7 @@ export class RepositoriesService {
   async unlinkFromProject(organizationId: string, projectId: string, repositoryId: string): Promise<void> {
     validateId(projectId, 'projectId', 'project repository link');
     validateId(repositoryId, 'repositoryId', 'project repository link');
-    const result = await withTenant(this.dataSource, organizationId, (m) =>
+    const result = await this.scope.run(organizationId, (m) =>
       m.getRepository(ProjectRepository).delete({ organizationId, projectId, repositoryId }),
     );
     if (!result.affected) throw new NotFoundError('project repository link', { projectId, repositoryId });
@@ -152,7 +162,7 @@ export class RepositoriesService {
   /** The project's repositories by full name. */
   async listForProject(organizationId: string, projectId: string): Promise<CodeRepository[]> {
     validateId(projectId, 'projectId', 'project');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId })))
         throw new NotFoundError('project', { id: projectId });
       return m
@@ -168,7 +178,7 @@ export class RepositoriesService {
   /** The projects a repository serves, by name (the events module routes a push to them). */
   async listProjectsForRepository(organizationId: string, repositoryId: string): Promise<Project[]> {
     validateId(repositoryId, 'repositoryId', 'repository');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(CodeRepository).existsBy({ organizationId, id: repositoryId }))) {
         throw new NotFoundError('repository', { id: repositoryId });
       }
