@@ -91,7 +91,7 @@ describe('TeamsService', () => {
       await teams.addMember(a.id, team.id, { userId: ada, role: 'maintainer' });
       await teams.addMember(a.id, other.id, { userId: ada });
 
-      const listed = await teams.listMembers(a.id, team.id);
+      const listed = (await teams.listMembers(a.id, team.id)).items;
       expect(listed.map((m) => [m.user.email, m.user.name, m.role])).toEqual([
         ['ada@example.com', 'Ada', 'maintainer'],
         ['a@example.com', 'User a', 'member'],
@@ -101,18 +101,18 @@ describe('TeamsService', () => {
         userId: a.userId,
         role: 'maintainer',
       });
-      const adaTeams = await teams.listTeamsForUser(a.id, ada);
+      const adaTeams = (await teams.listTeamsForUser(a.id, ada)).items;
       expect(adaTeams.map((m) => [m.team.name, m.role])).toEqual([
         ['Architects', 'member'],
         ['Reviewers', 'maintainer'],
       ]);
 
       await teams.removeMember(a.id, team.id, ada);
-      expect((await teams.listMembers(a.id, team.id)).map((m) => m.userId)).toEqual([a.userId]);
-      expect((await teams.listTeamsForUser(a.id, ada)).map((m) => m.team.name)).toEqual(['Architects']);
-      expect(await teams.listMembers(a.id, (await teams.create(a.id, { name: 'Empty', slug: 'empty' })).id)).toEqual([]);
+      expect((await teams.listMembers(a.id, team.id)).items.map((m) => m.userId)).toEqual([a.userId]);
+      expect((await teams.listTeamsForUser(a.id, ada)).items.map((m) => m.team.name)).toEqual(['Architects']);
+      expect((await teams.listMembers(a.id, (await teams.create(a.id, { name: 'Empty', slug: 'empty' })).id)).items).toEqual([]);
       const loner = await createTenant(db, 'loner');
-      expect(await teams.listTeamsForUser(loner.id, loner.userId)).toEqual([]);
+      expect((await teams.listTeamsForUser(loner.id, loner.userId)).items).toEqual([]);
     });
 
     it('a user who leaves the organization leaves its teams', async () => {
@@ -122,7 +122,7 @@ describe('TeamsService', () => {
       await withTenant(db.dataSource, tenant.id, (m) =>
         m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [tenant.userId]),
       );
-      expect(await teams.listMembers(tenant.id, team.id)).toEqual([]);
+      expect((await teams.listMembers(tenant.id, team.id)).items).toEqual([]);
     });
 
     it("refuses users outside the organization, duplicates, bad roles, unknown and other organizations' teams; writes nothing", async () => {
@@ -165,7 +165,7 @@ describe('TeamsService', () => {
         await expectRefused(teams.listTeamsForUser(a.id, stranger), NotFoundError, 'organization member');
         await expectRefused(teams.listTeamsForUser(a.id, b.userId), NotFoundError, 'organization member');
       });
-      expect((await teams.listMembers(b.id, theirTeam.id)).map((m) => m.role)).toEqual(['member']);
+      expect((await teams.listMembers(b.id, theirTeam.id)).items.map((m) => m.role)).toEqual(['member']);
     });
   });
 });

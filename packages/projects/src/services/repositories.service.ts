@@ -1,6 +1,10 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import {
   NotFoundError,
+  Page,
+  PageInput,
+  hydrate,
+  keysetPage,
   definedProperties,
   validateId,
   validateInput,
@@ -159,36 +163,60 @@ export class RepositoriesService extends TenantService {
     if (!result.affected) throw new NotFoundError('project repository link', { projectId, repositoryId });
   }
 
-  /** The project's repositories by full name. */
-  async listForProject(organizationId: string, projectId: string): Promise<CodeRepository[]> {
+  /** The project's repositories by full name (then id), a page at a time. */
+  async listForProject(organizationId: string, projectId: string, options: PageInput = {}): Promise<Page<CodeRepository>> {
     validateId(projectId, 'projectId', 'project');
+    const page = await validateInput(PageInput, options, 'repository list');
     return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId })))
         throw new NotFoundError('project', { id: projectId });
-      return m
-        .getRepository(CodeRepository)
-        .createQueryBuilder('repository')
-        .innerJoin(ProjectRepository, 'link', 'link.organizationId = repository.organizationId AND link.repositoryId = repository.id')
-        .where('link.organizationId = :organizationId AND link.projectId = :projectId', { organizationId, projectId })
-        .orderBy('repository.fullName')
-        .getMany();
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'project repositories',
+          select: 'r.*',
+          from: `projects.repositories r
+                 JOIN projects.project_repositories link ON link.organization_id = r.organization_id AND link.repository_id = r.id`,
+          where: ['link.organization_id = $1', 'link.project_id = $2'],
+          parameters: [organizationId, projectId],
+          orderBy: [
+            { expression: 'r.full_name', type: 'text' },
+            { expression: 'r.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'repository list',
+      );
+      return { items: hydrate(m, CodeRepository, items), nextCursor };
     });
   }
 
-  /** The projects a repository serves, by name (the events module routes a push to them). */
-  async listProjectsForRepository(organizationId: string, repositoryId: string): Promise<Project[]> {
+  /** The projects a repository serves, by name (then id), a page at a time (the events module routes a push to them). */
+  async listProjectsForRepository(organizationId: string, repositoryId: string, options: PageInput = {}): Promise<Page<Project>> {
     validateId(repositoryId, 'repositoryId', 'repository');
+    const page = await validateInput(PageInput, options, 'project list');
     return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(CodeRepository).existsBy({ organizationId, id: repositoryId }))) {
         throw new NotFoundError('repository', { id: repositoryId });
       }
-      return m
-        .getRepository(Project)
-        .createQueryBuilder('project')
-        .innerJoin(ProjectRepository, 'link', 'link.organizationId = project.organizationId AND link.projectId = project.id')
-        .where('link.organizationId = :organizationId AND link.repositoryId = :repositoryId', { organizationId, repositoryId })
-        .orderBy('project.name')
-        .getMany();
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'repository projects',
+          select: 'p.*',
+          from: `projects.projects p
+                 JOIN projects.project_repositories link ON link.organization_id = p.organization_id AND link.project_id = p.id`,
+          where: ['link.organization_id = $1', 'link.repository_id = $2'],
+          parameters: [organizationId, repositoryId],
+          orderBy: [
+            { expression: 'p.name', type: 'text' },
+            { expression: 'p.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'project list',
+      );
+      return { items: hydrate(m, Project, items), nextCursor };
     });
   }
 }

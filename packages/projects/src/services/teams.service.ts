@@ -2,6 +2,7 @@ import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from '
 import {
   NotFoundError,
   OrganizationMembership,
+  User,
   Page,
   PageInput,
   ValidationError,
@@ -172,33 +173,67 @@ export class TeamsService extends TenantService {
     if (!result.affected) throw new NotFoundError('team member', { teamId, userId });
   }
 
-  /** The team's members, each with `user` (email, name) loaded, maintainers first, then by email. */
-  async listMembers(organizationId: string, teamId: string): Promise<(TeamMember & { user: NonNullable<TeamMember['user']> })[]> {
+  /** The team's members, each with `user` (email, name) loaded, maintainers first, then by email, a page at a time. */
+  async listMembers(organizationId: string, teamId: string, options: PageInput = {}): Promise<Page<TeamMemberWithUser>> {
     validateId(teamId, 'teamId', 'team');
+    const page = await validateInput(PageInput, options, 'team member list');
     return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(Team).existsBy({ organizationId, id: teamId }))) throw new NotFoundError('team', { id: teamId });
-      const members = await m.getRepository(TeamMember).find({
-        where: { organizationId, teamId },
-        relations: { user: true },
-        order: { role: 'ASC', user: { email: 'ASC' } }, // 'maintainer' sorts before 'member'
-      });
-      return members as (TeamMember & { user: NonNullable<TeamMember['user']> })[];
+      const { items, nextCursor } = await keysetPage<Record<string, unknown> & { user: Record<string, unknown> }>(
+        m,
+        {
+          list: 'team members',
+          select: 'tm.*, to_jsonb(u) AS "user"',
+          from: 'projects.team_members tm JOIN base.users u ON u.id = tm.user_id',
+          where: ['tm.organization_id = $1', 'tm.team_id = $2'],
+          parameters: [organizationId, teamId],
+          orderBy: [
+            { expression: 'tm.role', type: 'text' }, // 'maintainer' sorts before 'member'
+            { expression: 'u.email', type: 'text' },
+            { expression: 'tm.user_id', type: 'uuid' },
+          ],
+        },
+        page,
+        'team member list',
+      );
+      const members = hydrate(m, TeamMember, items).map((member, i) =>
+        Object.assign(member, { user: hydrate(m, User, [items[i].user])[0] }),
+      );
+      return { items: members, nextCursor };
     });
   }
 
-  /** The teams a member of the organization belongs to, each membership with `team` loaded, by team name. */
-  async listTeamsForUser(organizationId: string, userId: string): Promise<(TeamMember & { team: Team })[]> {
+  /** The teams a member of the organization belongs to, each membership with `team` loaded, by team name (then id), a page at a time. */
+  async listTeamsForUser(organizationId: string, userId: string, options: PageInput = {}): Promise<Page<TeamMember & { team: Team }>> {
     validateId(userId, 'userId', 'team member');
+    const page = await validateInput(PageInput, options, 'team list');
     return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(OrganizationMembership).existsBy({ organizationId, userId }))) {
         throw new NotFoundError('organization member', { userId });
       }
-      const memberships = await m.getRepository(TeamMember).find({
-        where: { organizationId, userId },
-        relations: { team: true },
-        order: { team: { name: 'ASC' } },
-      });
-      return memberships as (TeamMember & { team: Team })[];
+      const { items, nextCursor } = await keysetPage<Record<string, unknown> & { team: Record<string, unknown> }>(
+        m,
+        {
+          list: 'teams of a user',
+          select: 'tm.*, to_jsonb(t) AS team',
+          from: 'projects.team_members tm JOIN projects.teams t ON t.organization_id = tm.organization_id AND t.id = tm.team_id',
+          where: ['tm.organization_id = $1', 'tm.user_id = $2'],
+          parameters: [organizationId, userId],
+          orderBy: [
+            { expression: 't.name', type: 'text' },
+            { expression: 't.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'team list',
+      );
+      const memberships = hydrate(m, TeamMember, items).map((membership, i) =>
+        Object.assign(membership, { team: hydrate(m, Team, [items[i].team])[0] }),
+      );
+      return { items: memberships, nextCursor };
     });
   }
 }
+
+/** A team member with the user loaded. */
+export type TeamMemberWithUser = TeamMember & { user: User };
