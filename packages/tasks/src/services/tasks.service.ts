@@ -9,7 +9,6 @@ import {
   PageInput,
   StateError,
   ValidationError,
-  definedProperties,
   hydrate,
   keysetPage,
   translateDatabaseError,
