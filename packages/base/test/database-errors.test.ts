@@ -238,6 +238,42 @@ describe('database errors', () => {
     expect(runs.a + runs.b).toBe(3);
   });
 
+  it('through a service: conflicts that keep coming end as a TransactionConflictError after 5 runs standalone, after 1 in a caller transaction', async () => {
+    const service = new ScratchService(db.dataSource);
+    let runs = 0;
+    await expectRefused(
+      service.run(org, async (m) => {
+        runs++;
+        await raised('40001')(m);
+      }),
+      TransactionConflictError,
+    );
+    expect(runs).toBe(5);
+    runs = 0;
+    await expectRefused(
+      withTenant(db.dataSource, org, (tx) =>
+        service.with(tx).run(org, async (m) => {
+          runs++;
+          await raised('40P01')(m);
+        }),
+      ),
+      TransactionConflictError,
+    );
+    expect(runs).toBe(1);
+    // The caller re-runs its whole transaction with the same helper.
+    runs = 0;
+    await retryOnConflict(() =>
+      withTenant(db.dataSource, org, (tx) =>
+        service.with(tx).run(org, async (m) => {
+          if (++runs === 1) await raised('40001')(m);
+        }),
+      ),
+    );
+    expect(runs).toBe(2);
+    await expectRefused(service.run(org, raised('55P03')), LockNotAvailableError);
+    await expectRefused(service.run(org, raised('57014')), QueryCanceledError);
+  });
+
   it('retries only conflicts, a bounded number of times, and leaves a TransactionConflictError when they keep coming', async () => {
     let runs = 0;
     const duplicate = retryOnConflict(async () => {

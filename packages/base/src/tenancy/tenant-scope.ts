@@ -1,6 +1,6 @@
 import { DataSource, EntityManager, InstanceChecker } from 'typeorm';
 import { queryPrepared } from '../database/prepared';
-import { NotMigratedError, TenantError, retryOnConflict } from '../errors';
+import { NotMigratedError, TenantError, retryOnConflict, sqlStateOf, translateDatabaseError } from '../errors';
 import type { StrataModule } from '../module';
 import { TenantContext, assertOrganizationId, withTenant } from './tenancy';
 
@@ -11,6 +11,9 @@ import { TenantContext, assertOrganizationId, withTenant } from './tenancy';
  * commits or rolls back as one.
  */
 export type TenantConnection = DataSource | EntityManager;
+
+/** serialization failure, deadlock, lock not available, query canceled. */
+const OPERATIONAL = new Set(['40001', '40P01', '55P03', '57014']);
 
 /** The modules each DataSource was seen to be migrated for; a failed check is not kept, so it is made again. */
 const migratedOn = new WeakMap<DataSource, Set<string>>();
@@ -52,11 +55,11 @@ export class TenantScope {
     const transaction = this.transaction;
     if (transaction) {
       await this.enter(transaction, organizationId);
-      return work(transaction);
+      return work(transaction).catch((error: unknown) => this.rethrow(error));
     }
     assertOrganizationId(organizationId);
     await this.assertMigrated();
-    return retryOnConflict(() => withTenant(this.dataSource, organizationId, work, context));
+    return retryOnConflict(() => withTenant(this.dataSource, organizationId, work, context)).catch((error: unknown) => this.rethrow(error));
   }
 
   /**
@@ -69,11 +72,22 @@ export class TenantScope {
     const transaction = this.transaction;
     if (transaction) {
       await this.enter(transaction, organizationId);
-      return queryPrepared<T>(transaction, text, parameters);
+      return queryPrepared<T>(transaction, text, parameters).catch((error: unknown) => this.rethrow(error));
     }
     assertOrganizationId(organizationId);
     await this.assertMigrated();
-    return retryOnConflict(() => queryPrepared<T>(this.dataSource, text, parameters));
+    return retryOnConflict(() => queryPrepared<T>(this.dataSource, text, parameters)).catch((error: unknown) => this.rethrow(error));
+  }
+
+  /**
+   * Failures about the moment rather than the input are typed here, once for
+   * every service: a conflict left after the retries (or in a caller's
+   * transaction, which only the caller can re-run), a lock not available, a
+   * statement timeout. The rest is the service's to translate: it knows the fields.
+   */
+  private rethrow(error: unknown): never {
+    if (OPERATIONAL.has(sqlStateOf(error) ?? '')) translateDatabaseError(error, this.module.name);
+    throw error;
   }
 
   /** Checks, once per scope and organization, that the caller's transaction is a tenant transaction of that organization. */
