@@ -3,14 +3,14 @@ import {
   NotFoundError,
   Page,
   PageInput,
+  TenantConnection,
+  TenantService,
+  definedProperties,
   hydrate,
   keysetPage,
-  definedProperties,
   validateId,
   validateInput,
   violatedConstraint,
-  TenantConnection,
-  TenantService,
 } from '@strata/base';
 import { CodeRepository, Project, ProjectRepository, REPOSITORY_PROVIDERS, REPOSITORY_VISIBILITIES } from '../entities';
 import type { RepositoryProvider, RepositoryVisibility } from '../entities';

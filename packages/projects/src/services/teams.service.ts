@@ -2,9 +2,11 @@ import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from '
 import {
   NotFoundError,
   OrganizationMembership,
-  User,
   Page,
   PageInput,
+  TenantConnection,
+  TenantService,
+  User,
   ValidationError,
   definedProperties,
   hydrate,
@@ -12,8 +14,6 @@ import {
   validateId,
   validateInput,
   violatedConstraint,
-  TenantConnection,
-  TenantService,
 } from '@strata/base';
 import { TEAM_ROLES, Team, TeamMember } from '../entities';
 import type { TeamRole } from '../entities';

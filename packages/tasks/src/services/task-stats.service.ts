@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsDate } from 'class-validator';
-import { ValidationError, validateInput, TenantConnection, TenantService } from '@strata/base';
+import { TenantConnection, TenantService, ValidationError, validateInput } from '@strata/base';
 import { tasksModule } from '../tasks.module';
 import { TASK_STATUSES, TaskStatus } from '../entities';
 

@@ -8,6 +8,8 @@ import {
   Page,
   PageInput,
   StateError,
+  TenantConnection,
+  TenantService,
   ValidationError,
   hydrate,
   keysetPage,
@@ -15,8 +17,6 @@ import {
   validateId,
   validateIds,
   validateInput,
-  TenantConnection,
-  TenantService,
 } from '@strata/base';
 import { tasksModule } from '../tasks.module';
 import type { TaskStatus } from '../entities';
