@@ -1,4 +1,4 @@
-import { NotMigratedError, TenantError, ValidationError, baseModule, withTenant } from '@strata/base';
+import { MigrationRunner, NotMigratedError, TenantError, ValidationError, baseModule, createDataSource, withTenant } from '@strata/base';
 import { useTestDatabase } from '@strata/testing';
 import { MAX_INT32, TaskDefinitionsService, TasksService, WorkQueueService, WorkflowsService, tasksModule } from '../src';
 import { createOrganization, expectNothingWritten, expectRefused, rowCounts } from './support';
@@ -151,18 +151,39 @@ describe('tasks services in a caller transaction, paging and errors', () => {
 
 describe('tasks services where the tasks module is not migrated', () => {
   const db = useTestDatabase({ modules: [baseModule] });
+  /** A DataSource that maps the tasks entities, as an application importing @strata/tasks has. */
+  const connect = async () => createDataSource({ url: db.url, poolSize: 1, modules: [baseModule, tasksModule] }).initialize();
 
-  it('is a NotMigratedError naming tasks and the command to run, from every kind of call', async () => {
+  it('is a NotMigratedError naming tasks and the command to run, from every kind of call; migrating mends it, reverting brings it back', async () => {
     const org = await createOrganization(db, 'unmigrated');
-    const error = (await expectRefused(new TasksService(db.dataSource).enqueue(org, { title: 'x' }), NotMigratedError)) as NotMigratedError;
-    expect(error.module).toBe('tasks');
-    expect(error.message).toContain('`nx run @strata/tasks:migrate`');
-    await expectRefused(new WorkQueueService(db.dataSource).claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 }), NotMigratedError);
-    await expectRefused(
-      withTenant(db.dataSource, org, (tx) =>
-        new WorkQueueService(db.dataSource).with(tx).claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 }),
-      ),
-      NotMigratedError,
-    );
+    const application = await connect();
+    try {
+      const tasks = new TasksService(application);
+      const queue = new WorkQueueService(application);
+      const error = (await expectRefused(tasks.enqueue(org, { title: 'x' }), NotMigratedError)) as NotMigratedError;
+      expect(error.module).toBe('tasks');
+      expect(error.message).toContain('`nx run @strata/tasks:migrate`');
+      await expectRefused(queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 }), NotMigratedError);
+      await expectRefused(
+        withTenant(application, org, (tx) => queue.with(tx).claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 })),
+        NotMigratedError,
+      );
+
+      // Migrated now: the same service works (a failed check is not remembered).
+      const runner = new MigrationRunner({ url: db.url });
+      await runner.up([baseModule, tasksModule]);
+      expect((await tasks.enqueue(org, { title: 'after migrate' })).title).toBe('after migrate');
+      // Reverted to nothing, the history table stays behind; the module is not migrated all the same.
+      await runner.down(tasksModule, { to: '0' });
+      expect(await db.query(`SELECT to_regclass('tasks.migrations') IS NOT NULL AS kept`)).toEqual([{ kept: true }]);
+    } finally {
+      await application.destroy();
+    }
+    const restarted = await connect();
+    try {
+      await expectRefused(new TasksService(restarted).enqueue(org, { title: 'x' }), NotMigratedError);
+    } finally {
+      await restarted.destroy();
+    }
   });
 });

@@ -15,6 +15,17 @@ export type TenantConnection = DataSource | EntityManager;
 /** serialization failure, deadlock, lock not available, query canceled. */
 const OPERATIONAL = new Set(['40001', '40P01', '55P03', '57014']);
 
+/**
+ * The modules of `$1` (in its order) that are not migrated: their schema holds no
+ * table besides the runner's history table (none at all, or all reverted). Read
+ * from the catalog, which every role can read, so it works as strata_app too.
+ */
+const UNMIGRATED = `
+  SELECT u.m FROM unnest($1::text[]) WITH ORDINALITY AS u(m, n)
+   WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace s ON s.oid = c.relnamespace
+                      WHERE s.nspname = u.m AND c.relkind IN ('r', 'p') AND c.relname <> 'migrations')
+   ORDER BY u.n`;
+
 /** The modules each DataSource was seen to be migrated for; a failed check is not kept, so it is made again. */
 const migratedOn = new WeakMap<DataSource, Set<string>>();
 
@@ -100,9 +111,8 @@ export class TenantScope {
     if (this.verifiedOrganization === wanted) return;
     // The organization comes from the transaction itself, not from what the caller says.
     const [row]: { organization_id: string | null; missing: string[] }[] = await transaction.query(
-      `SELECT nullif(current_setting('strata.organization_id', true), '') AS organization_id,
-              ARRAY(SELECT m FROM unnest($1::text[]) WITH ORDINALITY AS u(m, n) WHERE to_regclass(m || $2) IS NULL ORDER BY n) AS missing`,
-      [this.modulesToCheck(), '.migrations'],
+      `SELECT nullif(current_setting('strata.organization_id', true), '') AS organization_id, ARRAY(${UNMIGRATED}) AS missing`,
+      [this.modulesToCheck()],
     );
     if (row.missing.length > 0) throw new NotMigratedError(row.missing[0]);
     if (row.organization_id === null) {
@@ -119,16 +129,13 @@ export class TenantScope {
     const dataSource = this.dataSource;
     const seen = migratedOn.get(dataSource) ?? new Set<string>();
     if (seen.has(this.module.name)) return;
-    const rows: { missing: string }[] = await dataSource.query(
-      'SELECT m AS missing FROM unnest($1::text[]) WITH ORDINALITY AS u(m, n) WHERE to_regclass(m || $2) IS NULL ORDER BY n',
-      [this.modulesToCheck(), '.migrations'],
-    );
-    if (rows.length > 0) throw new NotMigratedError(rows[0].missing);
+    const rows: { m: string }[] = await dataSource.query(UNMIGRATED, [this.modulesToCheck()]);
+    if (rows.length > 0) throw new NotMigratedError(rows[0].m);
     seen.add(this.module.name);
     migratedOn.set(dataSource, seen);
   }
 
-  /** The module and the modules it requires, those first: each has its history table `<module>.migrations` once migrated. */
+  /** The module and the modules it requires, those first. */
   private modulesToCheck(): string[] {
     return [...this.module.requires, this.module.name];
   }
