@@ -10,6 +10,7 @@ export * from './tenancy';
 export * from './validation';
 export * from './mapping';
 export * from './partitioning';
+export * from './pagination';
 export * from './health';
 export * from './entities';
 export * from './services';

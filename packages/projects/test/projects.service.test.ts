@@ -172,22 +172,53 @@ describe('ProjectsService', () => {
         await repositories.linkToProject(tenant.id, alpha.id, repository.id);
       }
 
-      const all = await projects.list(tenant.id);
+      const all = (await projects.list(tenant.id)).items;
       expect(all.map((s) => [s.project.name, s.repositoryCount])).toEqual([
         ['Alpha', 2],
         ['Old', 0],
         ['Zeta', 0],
       ]);
       expect(all[0].project).toEqual(await projects.get(tenant.id, alpha.id));
-      expect((await projects.list(tenant.id, { status: 'active' })).map((s) => s.project.id)).toEqual([alpha.id, zeta.id]);
-      expect((await projects.list(tenant.id, { status: 'archived' })).map((s) => s.project.id)).toEqual([old.id]);
-      expect(await projects.list(UNKNOWN_ID)).toEqual([]);
+      expect((await projects.list(tenant.id, { status: 'active' })).items.map((s) => s.project.id)).toEqual([alpha.id, zeta.id]);
+      expect((await projects.list(tenant.id, { status: 'archived' })).items.map((s) => s.project.id)).toEqual([old.id]);
+      expect(await projects.list(UNKNOWN_ID)).toEqual({ items: [], nextCursor: null });
+    });
+
+    it('pages through more projects than a page: every one once, by name then id, ties and projects created between pages included', async () => {
+      const tenant = await createTenant(db, 'pages');
+      // Three names for eleven projects: most of the order is decided by the id.
+      for (let i = 0; i < 11; i++) await projects.create(tenant.id, { name: `Name ${i % 3}`, slug: `p-${i}` });
+      const ordered = async () =>
+        (await db.query<{ id: string }>('SELECT id FROM projects.projects WHERE organization_id = $1 ORDER BY name, id', [tenant.id])).map(
+          (r) => r.id,
+        );
+      const before = await ordered();
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; ; page++) {
+        const result = await projects.list(tenant.id, { limit: 4, cursor });
+        expect(result.items.length).toBeLessThanOrEqual(4);
+        seen.push(...result.items.map((s) => s.project.id));
+        if (result.nextCursor === null) break;
+        cursor = result.nextCursor;
+        // One before the cursor (never seen: already passed) and one after (seen once, in its place).
+        if (page === 0) {
+          await projects.create(tenant.id, { name: 'A first', slug: 'a-first' });
+          await projects.create(tenant.id, { name: 'Z last', slug: 'z-last' });
+        }
+      }
+      const last = await projects.getBySlug(tenant.id, 'z-last');
+      expect(seen).toEqual([...before, last.id]);
+      expect((await ordered()).length).toBe(before.length + 2);
     });
 
     it('refuses bad options', async () => {
       await expectRefused(projects.list(a.id, { status: 'deleted' } as never), ValidationError, ['status']);
       await expectRefused(projects.list(a.id, { status: null } as never), ValidationError, ['status']);
-      await expectRefused(projects.list(a.id, { limit: 5 } as never), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { limit: 1001 }), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { limit: 0 }), ValidationError, ['limit']);
+      await expectRefused(projects.list(a.id, { cursor: 'not a cursor' }), ValidationError, ['cursor']);
+      await expectRefused(projects.list(a.id, { page: 2 } as never), ValidationError, ['page']);
       await expectRefused(projects.list('nope'), TenantError);
     });
   });

@@ -247,13 +247,15 @@ describe('RepositoriesService', () => {
       await repositories.linkToProject(a.id, web.id, monorepo.id);
       await repositories.linkToProject(a.id, api.id, monorepo.id);
 
-      expect((await repositories.listForProject(a.id, web.id)).map((r) => r.fullName)).toEqual(['acme/frontend', 'acme/monorepo']);
-      expect((await repositories.listProjectsForRepository(a.id, monorepo.id)).map((p) => p.name)).toEqual(['Api', 'Web']);
+      expect((await repositories.listForProject(a.id, web.id)).items.map((r) => r.fullName)).toEqual(['acme/frontend', 'acme/monorepo']);
+      expect((await repositories.listProjectsForRepository(a.id, monorepo.id)).items.map((p) => p.name)).toEqual(['Api', 'Web']);
 
       await repositories.unlinkFromProject(a.id, web.id, monorepo.id);
-      expect((await repositories.listForProject(a.id, web.id)).map((r) => r.fullName)).toEqual(['acme/frontend']);
-      expect((await repositories.listProjectsForRepository(a.id, monorepo.id)).map((p) => p.name)).toEqual(['Api']);
-      expect(await repositories.listForProject(a.id, (await projects.create(a.id, { name: 'Empty', slug: 'empty' })).id)).toEqual([]);
+      expect((await repositories.listForProject(a.id, web.id)).items.map((r) => r.fullName)).toEqual(['acme/frontend']);
+      expect((await repositories.listProjectsForRepository(a.id, monorepo.id)).items.map((p) => p.name)).toEqual(['Api']);
+      expect((await repositories.listForProject(a.id, (await projects.create(a.id, { name: 'Empty', slug: 'empty' })).id)).items).toEqual(
+        [],
+      );
     });
 
     it("refuses double links, malformed, unknown and other organizations' ids; writes nothing", async () => {
@@ -289,7 +291,7 @@ describe('RepositoriesService', () => {
         await expectRefused(repositories.listProjectsForRepository(a.id, UNKNOWN_ID), NotFoundError, 'repository');
         await expectRefused(repositories.listProjectsForRepository(a.id, theirRepository.id), NotFoundError, 'repository');
       });
-      expect(await repositories.listForProject(b.id, theirProject.id)).toHaveLength(1);
+      expect((await repositories.listForProject(b.id, theirProject.id)).items).toHaveLength(1);
     });
   });
 });

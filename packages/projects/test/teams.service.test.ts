@@ -30,11 +30,11 @@ describe('TeamsService', () => {
       expect(await teams.get(tenant.id, core.id)).toEqual(core);
       await teams.addMember(tenant.id, core.id, { userId: tenant.userId });
 
-      expect((await teams.list(tenant.id)).map((s) => [s.team.name, s.memberCount])).toEqual([
+      expect((await teams.list(tenant.id)).items.map((s) => [s.team.name, s.memberCount])).toEqual([
         ['Core', 1],
         ['Docs', 0],
       ]);
-      expect((await teams.list(tenant.id))[0].team).toEqual(core);
+      expect((await teams.list(tenant.id)).items[0].team).toEqual(core);
 
       expect(await teams.rename(tenant.id, docs.id, { name: 'Writers' })).toMatchObject({ name: 'Writers', slug: 'docs' });
       expect(await teams.rename(tenant.id, docs.id, { slug: 'writers' })).toMatchObject({ name: 'Writers', slug: 'writers' });
@@ -44,7 +44,7 @@ describe('TeamsService', () => {
       expect(
         Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM projects.team_members WHERE team_id = $1', [core.id]))[0].n),
       ).toBe(0);
-      expect((await teams.list(tenant.id)).map((s) => s.team.name)).toEqual(['Writers']);
+      expect((await teams.list(tenant.id)).items.map((s) => s.team.name)).toEqual(['Writers']);
     });
 
     it("refuses bad input, duplicates, unknown and other organizations' teams; writes nothing", async () => {
@@ -90,7 +90,7 @@ describe('TeamsService', () => {
       await teams.addMember(a.id, team.id, { userId: ada, role: 'maintainer' });
       await teams.addMember(a.id, other.id, { userId: ada });
 
-      const listed = await teams.listMembers(a.id, team.id);
+      const listed = (await teams.listMembers(a.id, team.id)).items;
       expect(listed.map((m) => [m.user.email, m.user.name, m.role])).toEqual([
         ['ada@example.com', 'Ada', 'maintainer'],
         ['a@example.com', 'User a', 'member'],
@@ -100,18 +100,18 @@ describe('TeamsService', () => {
         userId: a.userId,
         role: 'maintainer',
       });
-      const adaTeams = await teams.listTeamsForUser(a.id, ada);
+      const adaTeams = (await teams.listTeamsForUser(a.id, ada)).items;
       expect(adaTeams.map((m) => [m.team.name, m.role])).toEqual([
         ['Architects', 'member'],
         ['Reviewers', 'maintainer'],
       ]);
 
       await teams.removeMember(a.id, team.id, ada);
-      expect((await teams.listMembers(a.id, team.id)).map((m) => m.userId)).toEqual([a.userId]);
-      expect((await teams.listTeamsForUser(a.id, ada)).map((m) => m.team.name)).toEqual(['Architects']);
-      expect(await teams.listMembers(a.id, (await teams.create(a.id, { name: 'Empty', slug: 'empty' })).id)).toEqual([]);
+      expect((await teams.listMembers(a.id, team.id)).items.map((m) => m.userId)).toEqual([a.userId]);
+      expect((await teams.listTeamsForUser(a.id, ada)).items.map((m) => m.team.name)).toEqual(['Architects']);
+      expect((await teams.listMembers(a.id, (await teams.create(a.id, { name: 'Empty', slug: 'empty' })).id)).items).toEqual([]);
       const loner = await createTenant(db, 'loner');
-      expect(await teams.listTeamsForUser(loner.id, loner.userId)).toEqual([]);
+      expect((await teams.listTeamsForUser(loner.id, loner.userId)).items).toEqual([]);
     });
 
     it('a user who leaves the organization leaves its teams', async () => {
@@ -121,7 +121,7 @@ describe('TeamsService', () => {
       await withTenant(db.dataSource, tenant.id, (m) =>
         m.query('DELETE FROM base.organization_memberships WHERE user_id = $1', [tenant.userId]),
       );
-      expect(await teams.listMembers(tenant.id, team.id)).toEqual([]);
+      expect((await teams.listMembers(tenant.id, team.id)).items).toEqual([]);
     });
 
     it("refuses users outside the organization, duplicates, bad roles, unknown and other organizations' teams; writes nothing", async () => {
@@ -167,7 +167,7 @@ describe('TeamsService', () => {
         await expectRefused(teams.listTeamsForUser(a.id, stranger), NotFoundError, 'organization member');
         await expectRefused(teams.listTeamsForUser(a.id, b.userId), NotFoundError, 'organization member');
       });
-      expect((await teams.listMembers(b.id, theirTeam.id)).map((m) => m.role)).toEqual(['member']);
+      expect((await teams.listMembers(b.id, theirTeam.id)).items.map((m) => m.role)).toEqual(['member']);
     });
   });
 });

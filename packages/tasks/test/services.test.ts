@@ -83,9 +83,9 @@ describe('tasks services', () => {
       const lint = await definitions.create(org, { name: 'lint', kind: 'code_review' });
       expect(await definitions.get(org, full.id)).toEqual(full);
       expect(await definitions.getByName(org, 'review')).toEqual(plain);
-      expect((await definitions.list(org)).map((d) => d.name)).toEqual(['all tests', 'lint', 'review']);
-      expect((await definitions.list(org, { kind: 'code_review' })).map((d) => d.id)).toEqual([lint.id, plain.id]);
-      expect(await definitions.list(org, { kind: 'deploy' })).toEqual([]);
+      expect((await definitions.list(org)).items.map((d) => d.name)).toEqual(['all tests', 'lint', 'review']);
+      expect((await definitions.list(org, { kind: 'code_review' })).items.map((d) => d.id)).toEqual([lint.id, plain.id]);
+      expect(await definitions.list(org, { kind: 'deploy' })).toEqual({ items: [], nextCursor: null });
       // The same name in another organization is another definition.
       expect((await definitions.create(other, { name: 'review', kind: 'x' })).id).not.toBe(plain.id);
       expect((await definitions.getByName(org, 'review')).id).toBe(plain.id);
@@ -290,7 +290,7 @@ describe('tasks services', () => {
         ['activate a retired workflow', () => workflows.activate(org, v2.id), StateError],
         ['retire a retired workflow', () => workflows.retire(org, v3.id), StateError],
       ]);
-      expect((await workflows.list(org, { name: 'ci' })).map((w) => [w.version, w.status])).toEqual([
+      expect((await workflows.list(org, { name: 'ci' })).items.map((w) => [w.version, w.status])).toEqual([
         [3, 'retired'],
         [2, 'retired'],
         [1, 'active'],
@@ -308,10 +308,10 @@ describe('tasks services', () => {
       await workflows.create(lister, { name: 'b', definition: { steps } });
       await workflows.create(lister, { name: 'a', definition: { steps } });
       await workflows.create(lister, { name: 'b', definition: { steps }, status: 'active' });
-      expect((await workflows.list(lister)).map((w) => `${w.name}${w.version}`)).toEqual(['a1', 'b2', 'b1']);
-      expect((await workflows.list(lister, { name: 'b' })).map((w) => w.version)).toEqual([2, 1]);
-      expect((await workflows.list(lister, { status: 'active' })).map((w) => `${w.name}${w.version}`)).toEqual(['b2']);
-      expect(await workflows.list(lister, { status: 'retired' })).toEqual([]);
+      expect((await workflows.list(lister)).items.map((w) => `${w.name}${w.version}`)).toEqual(['a1', 'b2', 'b1']);
+      expect((await workflows.list(lister, { name: 'b' })).items.map((w) => w.version)).toEqual([2, 1]);
+      expect((await workflows.list(lister, { status: 'active' })).items.map((w) => `${w.name}${w.version}`)).toEqual(['b2']);
+      expect(await workflows.list(lister, { status: 'retired' })).toEqual({ items: [], nextCursor: null });
     });
 
     it('refuses malformed workflows, naming each field; writes nothing', async () => {
@@ -784,18 +784,19 @@ describe('tasks services', () => {
         },
       });
       const run = await tasks.instantiateWorkflow(lister, flow.id);
-      const titles = async (filter?: Parameters<TasksService['list']>[1]) => (await tasks.list(lister, filter)).map((t) => t.title);
+      const titles = async (filter?: Parameters<TasksService['list']>[1]) => (await tasks.list(lister, filter)).items.map((t) => t.title);
 
       const all = await titles();
       expect(all.slice(0, 5)).toEqual(['parent', 'child 0', 'child 1', 'child 2', 'child 3']);
       // One run's tasks share their creation time: they come in id order.
       expect(all.slice(5)).toEqual([...run.tasks].sort((x, y) => x.id.localeCompare(y.id)).map((t) => t.title));
-      expect(await titles({ parentTaskId: parent.id, limit: 2, offset: 1 })).toEqual(['child 1', 'child 2']);
+      const firstTwo = await tasks.list(lister, { parentTaskId: parent.id, limit: 2 });
+      expect(firstTwo.items.map((t) => t.title)).toEqual(['child 0', 'child 1']);
+      expect(await titles({ parentTaskId: parent.id, limit: 2, cursor: firstTwo.nextCursor! })).toEqual(['child 2', 'child 3']);
       expect(await titles({ status: 'pending' })).toEqual(['child 3']);
       expect(await titles({ projectId: UNKNOWN_ID })).toEqual(['parent']);
       expect((await titles({ workflowRunId: run.workflowRunId })).sort()).toEqual(['one', 'two']);
       expect(await titles({ status: 'running' })).toEqual([]);
-      expect(await titles({ limit: 1, offset: 6 })).toHaveLength(1);
 
       await tasks.remove(lister, children[0].id);
       expect(await titles({ parentTaskId: parent.id })).toEqual(['child 1', 'child 2', 'child 3']);
@@ -932,7 +933,8 @@ describe('tasks services', () => {
         ['list: limit 0', () => tasks.list(org, { limit: 0 }), ValidationError, ['limit']],
         ['list: limit 1001', () => tasks.list(org, { limit: 1001 }), ValidationError, ['limit']],
         ['list: limit a string', () => tasks.list(org, { limit: '10' } as never), ValidationError, ['limit']],
-        ['list: negative offset', () => tasks.list(org, { offset: -1 }), ValidationError, ['offset']],
+        ['list: offset (pages are by cursor)', () => tasks.list(org, { offset: 1 } as never), ValidationError, ['offset']],
+        ['list: tampered cursor', () => tasks.list(org, { cursor: 'eyJsaXN0IjoidGFza3MifQ' }), ValidationError, ['cursor']],
         [
           'list: malformed ids',
           () => tasks.list(org, { projectId: 'p', workflowRunId: 'r', parentTaskId: 'q' }),

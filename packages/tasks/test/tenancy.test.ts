@@ -238,8 +238,8 @@ describe('tenancy of the tasks schema', () => {
       await expectRefused(definitions.getByName(a.org, b.definitionName), NotFoundError, 'task definition');
       await expectRefused(definitions.update(a.org, b.definition, { description: 'stolen' }), NotFoundError, 'task definition');
     });
-    expect(await workflows.list(a.org)).toEqual(expect.not.arrayContaining([expect.objectContaining({ organizationId: b.org })]));
-    expect((await definitions.list(a.org)).map((d) => d.organizationId)).toEqual([a.org]);
+    expect((await workflows.list(a.org)).items).toEqual(expect.not.arrayContaining([expect.objectContaining({ organizationId: b.org })]));
+    expect((await definitions.list(a.org)).items.map((d) => d.organizationId)).toEqual([a.org]);
     expect(await bRows()).toEqual(before);
   });
 

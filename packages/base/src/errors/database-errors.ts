@@ -1,8 +1,18 @@
-import { ConflictError, NotFoundError, StrataError, TenantError, ValidationError } from './errors';
+import {
+  ConflictError,
+  LockNotAvailableError,
+  NotFoundError,
+  QueryCanceledError,
+  StrataError,
+  TenantError,
+  TransactionConflictError,
+  ValidationError,
+} from './errors';
 
 interface PgError {
   code?: string;
   constraint?: string;
+  schema?: string;
   table?: string;
   column?: string;
   detail?: string;
@@ -16,8 +26,8 @@ function pgErrorOf(error: unknown): PgError | undefined {
   return typeof (inner as PgError).code === 'string' ? (inner as PgError) : undefined;
 }
 
-/** The SQLSTATE of a failed statement (e.g. `42501`), if it came from the database. */
-export function sqlState(error: unknown): string | undefined {
+/** The SQLSTATE of a failed statement (`40001`), if it is a database error. */
+export function sqlStateOf(error: unknown): string | undefined {
   return pgErrorOf(error)?.code;
 }
 
@@ -54,15 +64,29 @@ function camelCase(column: string): string {
 }
 
 /**
- * Turns a PostgreSQL constraint failure into Strata's typed errors naming the
- * field: unique → ConflictError, foreign key → ValidationError on the reference
- * (it does not exist, or belongs to another organization), check / not-null →
- * ValidationError (a missing organization → NotFoundError), row-level security →
- * TenantError. Anything else is rethrown.
+ * Turns a PostgreSQL failure into Strata's typed errors naming the field:
+ * - unique → ConflictError;
+ * - foreign key → ValidationError on the reference (it does not exist, or belongs
+ *   to another organization), or NotFoundError when the organization itself does
+ *   not exist; a delete or update blocked by rows that still refer to the row →
+ *   ConflictError;
+ * - check, not-null, bad text for a type, too long → ValidationError;
+ * - a number out of range for its column (22003) → ValidationError naming
+ *   `outOfRangeFields`, the input fields it can be about (PostgreSQL names no column);
+ * - row-level security → TenantError;
+ * - serialization failure or deadlock → TransactionConflictError (what is left
+ *   after `retryOnConflict`), lock not available → LockNotAvailableError,
+ *   statement timeout or cancel → QueryCanceledError.
+ * Anything else is rethrown as it is.
  * `constraintFields` names the input fields of constraints whose name alone is
  * ambiguous (`workflows_organization_id_name_version_key` → name, version).
  */
-export function translateDatabaseError(error: unknown, subject = 'input', constraintFields: Record<string, string[]> = {}): never {
+export function translateDatabaseError(
+  error: unknown,
+  subject = 'input',
+  constraintFields: Record<string, string[]> = {},
+  outOfRangeFields: string[] = [],
+): never {
   if (error instanceof StrataError) throw error;
   const err = pgErrorOf(error);
   // A multi-column key's name cannot say where one column ends: callers name its fields.
@@ -73,6 +97,11 @@ export function translateDatabaseError(error: unknown, subject = 'input', constr
       throw new ConflictError(`${subject} already exists with the same ${fields.join(', ') || err.constraint}`, fields, { cause: error });
     }
     case '23503': {
+      // The same code for both ends of a reference; the detail tells them apart.
+      if (/is still referenced/.test(err.detail ?? '')) {
+        const referencing = err.table ? ` by rows of ${err.schema ? `${err.schema}.` : ''}${err.table}` : '';
+        throw new ConflictError(`${subject} is still referred to${referencing}: remove or move those first`, [], { cause: error });
+      }
       // Every tenant table's key to its organization is named <table>_organization_id_fkey:
       // the organization the work runs in does not exist.
       if (err.constraint === `${err.table}_organization_id_fkey`) throw new NotFoundError('organization', {});
@@ -94,6 +123,19 @@ export function translateDatabaseError(error: unknown, subject = 'input', constr
       const field = (known ?? fieldsOf(err)).join(',') || 'input';
       throw new ValidationError([{ field, messages: [err.message ?? 'is invalid'] }], subject);
     }
+    case '22003': {
+      const field = outOfRangeFields.join(',') || err.column || 'input';
+      throw new ValidationError([{ field, messages: [`is out of range (${err.message ?? 'numeric value out of range'})`] }], subject);
+    }
+    case '40001':
+    case '40P01':
+      throw new TransactionConflictError(`${subject}: the transaction conflicted with a concurrent one (${err.message}); run it again`, {
+        cause: error,
+      });
+    case '55P03':
+      throw new LockNotAvailableError(`${subject}: a row or table it needs is locked by other work (${err.message})`, { cause: error });
+    case '57014':
+      throw new QueryCanceledError(`${subject}: ${err.message}`, { cause: error });
     case '42501':
       if (/row-level security/.test(err.message ?? '')) throw new TenantError(`${subject}: ${err.message}`, { cause: error });
       break;

@@ -97,6 +97,45 @@ export class MigrationError extends StrataError {
   readonly code = 'MIGRATION_FAILED';
 }
 
+/**
+ * The transaction lost a race with a concurrent one (serialization failure or
+ * deadlock) more often than `retryOnConflict` retries, or it ran inside a
+ * caller's transaction, which only the caller can re-run. Running the whole
+ * transaction again may succeed.
+ */
+export class TransactionConflictError extends StrataError {
+  readonly code = 'TRANSACTION_CONFLICT';
+}
+
+/** A lock was not available in time (`lock_timeout`, or `NOWAIT`): the row or table is busy. */
+export class LockNotAvailableError extends StrataError {
+  readonly code = 'LOCK_NOT_AVAILABLE';
+}
+
+/** The statement was cancelled: it ran longer than `statement_timeout`, or it was cancelled on request. */
+export class QueryCanceledError extends StrataError {
+  readonly code = 'QUERY_CANCELED';
+}
+
+/** A module's schema is not in this database yet: its migrations have not run. */
+export class NotMigratedError extends StrataError {
+  readonly code = 'NOT_MIGRATED';
+
+  constructor(
+    readonly module: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `module ${module} is not migrated in this database: run \`npm run strata -- migrate\` (every module) or \`nx run @strata/${module}:migrate\``,
+      options,
+    );
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), module: this.module };
+  }
+}
+
 /** Another process holds the embedded database's data directory. */
 export class DatabaseLockedError extends StrataError {
   readonly code = 'DATABASE_LOCKED';

@@ -1,2 +1,3 @@
 export * from './errors';
 export * from './database-errors';
+export * from './retry';

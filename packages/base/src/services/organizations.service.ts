@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
-import { DataSource, IsNull } from 'typeorm';
-import { ForbiddenError, NotFoundError, ValidationError, sqlState, translateDatabaseError } from '../errors';
+import { IsNull } from 'typeorm';
+import { baseModule } from '../base.module';
+import { ForbiddenError, NotFoundError, ValidationError, sqlStateOf, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
-import { TenantContext, withTenant } from '../tenancy';
+import { TenantConnection, TenantContext, TenantService } from '../tenancy';
 import { validateId, validateInput } from '../validation';
 
 export class CreateOrganizationInput {
@@ -30,16 +31,19 @@ export class UpdateProfileInput {
 /**
  * Organizations (tenants), their members, and users. Every method validates first and writes nothing on bad input.
  * A tenant sees only its own members' user rows; users join organizations by invitation (`inviteMember`).
+ * Standalone, or `.with(tx)` inside a caller's tenant transaction.
  */
-export class OrganizationsService {
-  constructor(private readonly dataSource: DataSource) {}
+export class OrganizationsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, baseModule);
+  }
 
   async create(input: CreateOrganizationInput): Promise<Organization> {
     const valid = await validateInput(CreateOrganizationInput, input, 'organization');
     // The id is chosen here so the row can be written inside its own tenant context.
     const id = randomUUID();
     try {
-      return await withTenant(this.dataSource, id, (m) =>
+      return await this.scope.run(id, (m) =>
         m
           .getRepository(Organization)
           .save(m.getRepository(Organization).create({ id, name: valid.name, slug: valid.slug, settings: valid.settings ?? {} })),
@@ -50,7 +54,7 @@ export class OrganizationsService {
   }
 
   async get(organizationId: string): Promise<Organization> {
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
+    const found = await this.scope.run(organizationId, (m) =>
       m.getRepository(Organization).findOneBy({ id: organizationId, deletedAt: IsNull() }),
     );
     if (!found) throw new NotFoundError('organization', { id: organizationId });
@@ -59,7 +63,7 @@ export class OrganizationsService {
 
   /** Hides the organization (soft delete); `erase` removes it and all its rows for good. */
   async archive(organizationId: string): Promise<void> {
-    await withTenant(this.dataSource, organizationId, async (m) => {
+    await this.scope.run(organizationId, async (m) => {
       const result = await m.getRepository(Organization).softDelete({ id: organizationId });
       if (!result.affected) throw new NotFoundError('organization', { id: organizationId });
     });
@@ -67,7 +71,7 @@ export class OrganizationsService {
 
   /** Right to be forgotten: deletes the organization; foreign keys cascade to its rows in every module. */
   async erase(organizationId: string): Promise<void> {
-    await withTenant(this.dataSource, organizationId, async (m) => {
+    await this.scope.run(organizationId, async (m) => {
       const result = await m.getRepository(Organization).delete({ id: organizationId });
       if (!result.affected) throw new NotFoundError('organization', { id: organizationId });
     });
@@ -86,8 +90,7 @@ export class OrganizationsService {
   ): Promise<OrganizationMembership & { user: User }> {
     const valid = await validateInput(InviteMemberInput, input, 'membership');
     try {
-      return await withTenant(
-        this.dataSource,
+      return await this.scope.run(
         organizationId,
         async (m) => {
           const [{ id }] = await m.query('SELECT base.invite_member($1, $2, $3) AS id', [valid.email, valid.role, valid.name ?? null]);
@@ -97,7 +100,7 @@ export class OrganizationsService {
         context,
       );
     } catch (error) {
-      if (sqlState(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
+      if (sqlStateOf(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
       translateDatabaseError(error, 'membership', { organization_memberships_organization_id_user_id_key: ['email'] });
     }
   }
@@ -113,8 +116,7 @@ export class OrganizationsService {
       throw ValidationError.forField('(input)', 'give at least one of name, preferences', 'profile');
     }
     try {
-      return await withTenant(
-        this.dataSource,
+      return await this.scope.run(
         organizationId,
         async (m) => {
           await m.query('SELECT base.update_own_profile($1, $2::jsonb)', [
@@ -126,18 +128,18 @@ export class OrganizationsService {
         { userId },
       );
     } catch (error) {
-      if (sqlState(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
+      if (sqlStateOf(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
       translateDatabaseError(error, 'profile');
     }
   }
 
   /** A member of the organization by email; null for anyone else (other organizations' users are not visible). */
   async findMemberByEmail(organizationId: string, email: string): Promise<User | null> {
-    return withTenant(this.dataSource, organizationId, (m) => m.getRepository(User).findOneBy({ email: email.trim().toLowerCase() }));
+    return this.scope.run(organizationId, (m) => m.getRepository(User).findOneBy({ email: email.trim().toLowerCase() }));
   }
 
   async listMembers(organizationId: string): Promise<OrganizationMembership[]> {
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m.getRepository(OrganizationMembership).find({ where: { organizationId }, relations: { user: true }, order: { createdAt: 'ASC' } }),
     );
   }

@@ -1,5 +1,5 @@
 import { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { TenantError } from '../errors';
+import { NotMigratedError, TenantError, sqlStateOf } from '../errors';
 import { isUuid } from '../validation';
 
 export const APP_ROLE = 'strata_app';
@@ -39,7 +39,13 @@ export async function enterTenant(queryRunner: QueryRunner, organizationId: stri
     throw new TenantError('enterTenant needs an open transaction: the tenant setting is transaction-local');
   }
   // base.enter_tenant(): the settings and SET LOCAL ROLE strata_app, in one round trip.
-  await queryRunner.query('SELECT base.enter_tenant($1, $2, $3)', [organizationId, context.userId ?? null, context.actor ?? null]);
+  try {
+    await queryRunner.query('SELECT base.enter_tenant($1, $2, $3)', [organizationId, context.userId ?? null, context.actor ?? null]);
+  } catch (error) {
+    // No schema base (3F000), or no base.enter_tenant in it (42883): base has not been migrated here.
+    if (['3F000', '42883'].includes(sqlStateOf(error) ?? '')) throw new NotMigratedError('base', { cause: error });
+    throw error;
+  }
 }
 
 /** For work that enters the tenant in SQL (`base.enter_tenant`): the same check withTenant makes. */

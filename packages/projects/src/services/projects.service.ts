@@ -1,9 +1,21 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { DataSource } from 'typeorm';
-import { NotFoundError, StateError, definedProperties, hydrate, validateId, validateInput, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  Page,
+  PageInput,
+  StateError,
+  TenantConnection,
+  TenantService,
+  definedProperties,
+  hydrate,
+  keysetPage,
+  validateId,
+  validateInput,
+} from '@strata/base';
 import { PROJECT_STATUSES, Project } from '../entities';
 import type { ProjectStatus } from '../entities';
 import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField, validateSlug } from '../validation';
+import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { updateReturning, insertReturning } from './queries';
 
@@ -25,7 +37,7 @@ export class UpdateProjectInput {
   @OptionalNotNull() @IsObject() settings?: Record<string, unknown>;
 }
 
-export class ListProjectsOptions {
+export class ListProjectsOptions extends PageInput {
   @OptionalNotNull() @IsIn(PROJECT_STATUSES) status?: ProjectStatus;
 }
 
@@ -39,13 +51,15 @@ const RENAMABLE = ['name', 'slug'] as const;
 const UPDATABLE = ['description', 'settings'] as const;
 
 /** Projects of an organization. Every method validates first and writes nothing on bad input. */
-export class ProjectsService {
-  constructor(private readonly dataSource: DataSource) {}
+export class ProjectsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, projectsModule);
+  }
 
   async create(organizationId: string, input: CreateProjectInput): Promise<Project> {
     const valid = await validateInput(CreateProjectInput, input, 'project');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         insertReturning(m, Project, {
           organizationId,
           name: valid.name,
@@ -61,16 +75,14 @@ export class ProjectsService {
 
   async get(organizationId: string, projectId: string): Promise<Project> {
     validateId(projectId, 'projectId', 'project');
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Project).findOneBy({ organizationId, id: projectId }),
-    );
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, id: projectId }));
     if (!found) throw new NotFoundError('project', { id: projectId });
     return found;
   }
 
   async getBySlug(organizationId: string, slug: string): Promise<Project> {
     validateSlug(slug, 'project');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, slug }));
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(Project).findOneBy({ organizationId, slug }));
     if (!found) throw new NotFoundError('project', { slug });
     return found;
   }
@@ -100,30 +112,39 @@ export class ProjectsService {
   }
 
   /**
-   * The organization's projects by name, each with its repository count, in one
-   * query. Teams belong to the organization, not to projects, so there is no
+   * The organization's projects by name (then id), each with its repository
+   * count, a page at a time (`limit`, `cursor` = the previous page's `nextCursor`).
+   * Teams belong to the organization, not to projects, so there is no
    * per-project member count.
    */
-  async list(organizationId: string, options: ListProjectsOptions = {}): Promise<ProjectSummary[]> {
-    const { status } = await validateInput(ListProjectsOptions, options, 'project list');
-    return withTenant(this.dataSource, organizationId, async (m) => {
-      const rows: (Record<string, unknown> & { repository_count: number })[] = await m.query(
-        `SELECT p.*,
-                (SELECT count(*)::int FROM projects.project_repositories pr
-                  WHERE pr.organization_id = p.organization_id AND pr.project_id = p.id) AS repository_count
-           FROM projects.projects p
-          WHERE p.organization_id = $1 AND ($2::text IS NULL OR p.status = $2)
-          ORDER BY p.name, p.id`,
-        [organizationId, status ?? null],
+  async list(organizationId: string, options: ListProjectsOptions = {}): Promise<Page<ProjectSummary>> {
+    const { status, ...page } = await validateInput(ListProjectsOptions, options, 'project list');
+    return this.scope.run(organizationId, async (m) => {
+      const { items, nextCursor } = await keysetPage<Record<string, unknown> & { repository_count: number }>(
+        m,
+        {
+          list: 'projects',
+          select: `p.*, (SELECT count(*)::int FROM projects.project_repositories pr
+                          WHERE pr.organization_id = p.organization_id AND pr.project_id = p.id) AS repository_count`,
+          from: 'projects.projects p',
+          where: ['p.organization_id = $1', '($2::text IS NULL OR p.status = $2)'],
+          parameters: [organizationId, status ?? null],
+          orderBy: [
+            { expression: 'p.name', type: 'text' },
+            { expression: 'p.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'project list',
       );
-      const projects = hydrate(m, Project, rows);
-      return projects.map((project, i) => ({ project, repositoryCount: rows[i].repository_count }));
+      const projects = hydrate(m, Project, items);
+      return { items: projects.map((project, i) => ({ project, repositoryCount: items[i].repository_count })), nextCursor };
     });
   }
 
   private async change(organizationId: string, projectId: string, changes: Partial<Project>): Promise<Project> {
     try {
-      const updated = await withTenant(this.dataSource, organizationId, (m) =>
+      const updated = await this.scope.run(organizationId, (m) =>
         updateReturning(m, Project, changes, 'organization_id = :organizationId AND id = :projectId', { organizationId, projectId }),
       );
       if (!updated) throw new NotFoundError('project', { id: projectId });
@@ -136,7 +157,7 @@ export class ProjectsService {
   private async moveTo(organizationId: string, projectId: string, status: ProjectStatus): Promise<Project> {
     validateId(projectId, 'projectId', 'project');
     const from: ProjectStatus = status === 'archived' ? 'active' : 'archived';
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       // One guarded statement, so two concurrent archives cannot both succeed.
       const moved = await updateReturning(
         m,

@@ -1,9 +1,21 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { DataSource } from 'typeorm';
-import { NotFoundError, definedProperties, validateId, validateInput, violatedConstraint, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  Page,
+  PageInput,
+  TenantConnection,
+  TenantService,
+  definedProperties,
+  hydrate,
+  keysetPage,
+  validateId,
+  validateInput,
+  violatedConstraint,
+} from '@strata/base';
 import { CodeRepository, Project, ProjectRepository, REPOSITORY_PROVIDERS, REPOSITORY_VISIBILITIES } from '../entities';
 import type { RepositoryProvider, RepositoryVisibility } from '../entities';
 import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, OptionalNotNull, requireSomeField } from '../validation';
+import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';
 
@@ -45,13 +57,15 @@ const UPDATABLE = ['fullName', 'externalId', 'cloneUrl', 'defaultBranch', 'visib
  * another organization's project or repository are refused by the database
  * (composite keys) and reported as NotFoundError, as that row is invisible here.
  */
-export class RepositoriesService {
-  constructor(private readonly dataSource: DataSource) {}
+export class RepositoriesService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, projectsModule);
+  }
 
   async register(organizationId: string, input: RegisterRepositoryInput): Promise<CodeRepository> {
     const valid = await validateInput(RegisterRepositoryInput, input, 'repository');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         insertReturning(m, CodeRepository, {
           organizationId,
           provider: valid.provider,
@@ -70,7 +84,7 @@ export class RepositoriesService {
 
   async get(organizationId: string, repositoryId: string): Promise<CodeRepository> {
     validateId(repositoryId, 'repositoryId', 'repository');
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
+    const found = await this.scope.run(organizationId, (m) =>
       m.getRepository(CodeRepository).findOneBy({ organizationId, id: repositoryId }),
     );
     if (!found) throw new NotFoundError('repository', { id: repositoryId });
@@ -83,7 +97,7 @@ export class RepositoriesService {
    */
   async findByFullName(organizationId: string, provider: RepositoryProvider, fullName: string): Promise<CodeRepository | null> {
     const lookup = await validateInput(FullNameLookup, { provider, fullName }, 'repository');
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m
         .getRepository(CodeRepository)
         .createQueryBuilder('repository')
@@ -99,7 +113,7 @@ export class RepositoriesService {
   /** The repository with the provider's own id (stable across renames), or null. */
   async findByExternalId(organizationId: string, provider: RepositoryProvider, externalId: string): Promise<CodeRepository | null> {
     const lookup = await validateInput(ExternalIdLookup, { provider, externalId }, 'repository');
-    return withTenant(this.dataSource, organizationId, (m) =>
+    return this.scope.run(organizationId, (m) =>
       m.getRepository(CodeRepository).findOneBy({ organizationId, provider: lookup.provider, externalId: lookup.externalId }),
     );
   }
@@ -109,7 +123,7 @@ export class RepositoriesService {
     const changes = definedProperties(await validateInput(UpdateRepositoryInput, input, 'repository'));
     requireSomeField(changes, UPDATABLE, 'repository');
     try {
-      const updated = await withTenant(this.dataSource, organizationId, (m) =>
+      const updated = await this.scope.run(organizationId, (m) =>
         updateReturning<CodeRepository>(m, CodeRepository, changes, 'organization_id = :organizationId AND id = :repositoryId', {
           organizationId,
           repositoryId,
@@ -127,7 +141,7 @@ export class RepositoriesService {
     validateId(projectId, 'projectId', 'project repository link');
     validateId(repositoryId, 'repositoryId', 'project repository link');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) =>
+      return await this.scope.run(organizationId, (m) =>
         insertReturning(m, ProjectRepository, { organizationId, projectId, repositoryId }),
       );
     } catch (error) {
@@ -143,42 +157,66 @@ export class RepositoriesService {
   async unlinkFromProject(organizationId: string, projectId: string, repositoryId: string): Promise<void> {
     validateId(projectId, 'projectId', 'project repository link');
     validateId(repositoryId, 'repositoryId', 'project repository link');
-    const result = await withTenant(this.dataSource, organizationId, (m) =>
+    const result = await this.scope.run(organizationId, (m) =>
       m.getRepository(ProjectRepository).delete({ organizationId, projectId, repositoryId }),
     );
     if (!result.affected) throw new NotFoundError('project repository link', { projectId, repositoryId });
   }
 
-  /** The project's repositories by full name. */
-  async listForProject(organizationId: string, projectId: string): Promise<CodeRepository[]> {
+  /** The project's repositories by full name (then id), a page at a time. */
+  async listForProject(organizationId: string, projectId: string, options: PageInput = {}): Promise<Page<CodeRepository>> {
     validateId(projectId, 'projectId', 'project');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    const page = await validateInput(PageInput, options, 'repository list');
+    return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(Project).existsBy({ organizationId, id: projectId })))
         throw new NotFoundError('project', { id: projectId });
-      return m
-        .getRepository(CodeRepository)
-        .createQueryBuilder('repository')
-        .innerJoin(ProjectRepository, 'link', 'link.organizationId = repository.organizationId AND link.repositoryId = repository.id')
-        .where('link.organizationId = :organizationId AND link.projectId = :projectId', { organizationId, projectId })
-        .orderBy('repository.fullName')
-        .getMany();
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'project repositories',
+          select: 'r.*',
+          from: `projects.repositories r
+                 JOIN projects.project_repositories link ON link.organization_id = r.organization_id AND link.repository_id = r.id`,
+          where: ['link.organization_id = $1', 'link.project_id = $2'],
+          parameters: [organizationId, projectId],
+          orderBy: [
+            { expression: 'r.full_name', type: 'text' },
+            { expression: 'r.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'repository list',
+      );
+      return { items: hydrate(m, CodeRepository, items), nextCursor };
     });
   }
 
-  /** The projects a repository serves, by name (the events module routes a push to them). */
-  async listProjectsForRepository(organizationId: string, repositoryId: string): Promise<Project[]> {
+  /** The projects a repository serves, by name (then id), a page at a time (the events module routes a push to them). */
+  async listProjectsForRepository(organizationId: string, repositoryId: string, options: PageInput = {}): Promise<Page<Project>> {
     validateId(repositoryId, 'repositoryId', 'repository');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    const page = await validateInput(PageInput, options, 'project list');
+    return this.scope.run(organizationId, async (m) => {
       if (!(await m.getRepository(CodeRepository).existsBy({ organizationId, id: repositoryId }))) {
         throw new NotFoundError('repository', { id: repositoryId });
       }
-      return m
-        .getRepository(Project)
-        .createQueryBuilder('project')
-        .innerJoin(ProjectRepository, 'link', 'link.organizationId = project.organizationId AND link.projectId = project.id')
-        .where('link.organizationId = :organizationId AND link.repositoryId = :repositoryId', { organizationId, repositoryId })
-        .orderBy('project.name')
-        .getMany();
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'repository projects',
+          select: 'p.*',
+          from: `projects.projects p
+                 JOIN projects.project_repositories link ON link.organization_id = p.organization_id AND link.project_id = p.id`,
+          where: ['link.organization_id = $1', 'link.repository_id = $2'],
+          parameters: [organizationId, repositoryId],
+          orderBy: [
+            { expression: 'p.name', type: 'text' },
+            { expression: 'p.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'project list',
+      );
+      return { items: hydrate(m, Project, items), nextCursor };
     });
   }
 }

@@ -1,6 +1,18 @@
 import { IsInt, IsNumber, IsObject, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { DataSource } from 'typeorm';
-import { NotFoundError, definedProperties, translateDatabaseError, validateId, validateInput, withTenant } from '@strata/base';
+import {
+  NotFoundError,
+  Page,
+  PageInput,
+  TenantConnection,
+  TenantService,
+  definedProperties,
+  hydrate,
+  keysetPage,
+  translateDatabaseError,
+  validateId,
+  validateInput,
+} from '@strata/base';
+import { tasksModule } from '../tasks.module';
 import { TaskDefinition } from '../entities';
 
 const KIND = /^[a-z][a-z0-9_.:-]{0,63}$/;
@@ -28,7 +40,7 @@ export class TaskDefinitionNameInput {
   @IsString() @Length(1, 255) name!: string;
 }
 
-export class ListTaskDefinitionsInput {
+export class ListTaskDefinitionsInput extends PageInput {
   @IsOptional() @IsString() @Matches(KIND, { message: 'kind must be lowercase letters, digits and _ . : -' }) kind?: string;
 }
 
@@ -36,13 +48,15 @@ export class ListTaskDefinitionsInput {
 const CONSTRAINT_FIELDS = { task_definitions_backoff_check: ['backoffMaxSeconds'] };
 
 /** Task definitions: the kinds of work, with their timeouts and retry policy. */
-export class TaskDefinitionsService {
-  constructor(private readonly dataSource: DataSource) {}
+export class TaskDefinitionsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, tasksModule);
+  }
 
   async create(organizationId: string, input: CreateTaskDefinitionInput): Promise<TaskDefinition> {
     const valid = await validateInput(CreateTaskDefinitionInput, input, 'task definition');
     try {
-      return await withTenant(this.dataSource, organizationId, (m) => {
+      return await this.scope.run(organizationId, (m) => {
         const repository = m.getRepository(TaskDefinition);
         return repository.save(
           repository.create({ ...valid, organizationId, inputSchema: valid.inputSchema ?? {}, metadata: valid.metadata ?? {} }),
@@ -55,30 +69,47 @@ export class TaskDefinitionsService {
 
   async get(organizationId: string, definitionId: string): Promise<TaskDefinition> {
     validateId(definitionId, 'definitionId', 'task definition');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ id: definitionId }));
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ id: definitionId }));
     if (!found) throw new NotFoundError('task definition', { id: definitionId });
     return found;
   }
 
   async getByName(organizationId: string, name: string): Promise<TaskDefinition> {
     await validateInput(TaskDefinitionNameInput, { name }, 'task definition');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ name }));
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(TaskDefinition).findOneBy({ name }));
     if (!found) throw new NotFoundError('task definition', { name });
     return found;
   }
 
-  async list(organizationId: string, filter: ListTaskDefinitionsInput = {}): Promise<TaskDefinition[]> {
-    const valid = await validateInput(ListTaskDefinitionsInput, filter, 'task definition filter');
-    return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(TaskDefinition).find({ where: definedProperties(valid), order: { name: 'ASC' } }),
-    );
+  /** Definitions by name (then id), a page at a time. */
+  async list(organizationId: string, filter: ListTaskDefinitionsInput = {}): Promise<Page<TaskDefinition>> {
+    const { kind, ...page } = await validateInput(ListTaskDefinitionsInput, filter, 'task definition filter');
+    return this.scope.run(organizationId, async (m) => {
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'task definitions',
+          select: 'd.*',
+          from: 'tasks.task_definitions d',
+          where: ['d.organization_id = $1', '($2::text IS NULL OR d.kind = $2)'],
+          parameters: [organizationId, kind ?? null],
+          orderBy: [
+            { expression: 'd.name', type: 'text' },
+            { expression: 'd.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'task definition filter',
+      );
+      return { items: hydrate(m, TaskDefinition, items), nextCursor };
+    });
   }
 
   async update(organizationId: string, definitionId: string, input: UpdateTaskDefinitionInput): Promise<TaskDefinition> {
     validateId(definitionId, 'definitionId', 'task definition');
     const valid = await validateInput(UpdateTaskDefinitionInput, input, 'task definition');
     try {
-      return await withTenant(this.dataSource, organizationId, async (m) => {
+      return await this.scope.run(organizationId, async (m) => {
         const repository = m.getRepository(TaskDefinition);
         const found = await repository.findOneBy({ id: definitionId });
         if (!found) throw new NotFoundError('task definition', { id: definitionId });

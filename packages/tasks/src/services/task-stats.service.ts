@@ -1,7 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsDate } from 'class-validator';
-import { DataSource } from 'typeorm';
-import { ValidationError, validateInput, withTenant } from '@strata/base';
+import { TenantConnection, TenantService, ValidationError, validateInput } from '@strata/base';
+import { tasksModule } from '../tasks.module';
 import { TASK_STATUSES, TaskStatus } from '../entities';
 
 export class StatsWindowInput {
@@ -38,15 +38,17 @@ export interface TaskStats {
 }
 
 /** Queue depth, throughput and duration percentiles for an organization's tasks. */
-export class TaskStatsService {
-  constructor(private readonly dataSource: DataSource) {}
+export class TaskStatsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, tasksModule);
+  }
 
   /** Executions that started in [from, to); the window also prunes execution partitions. */
   async stats(organizationId: string, window: StatsWindowInput): Promise<TaskStats> {
     const valid = await validateInput(StatsWindowInput, window, 'stats window');
     if (valid.to <= valid.from) throw ValidationError.forField('to', 'must be after from', 'stats window');
     const hours = (valid.to.getTime() - valid.from.getTime()) / 3_600_000;
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       const queueRows: { status: TaskStatus; n: string }[] = await m.query(
         'SELECT status, count(*) AS n FROM tasks.tasks WHERE deleted_at IS NULL GROUP BY status',
       );

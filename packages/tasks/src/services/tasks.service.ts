@@ -1,20 +1,24 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import {
   ConflictError,
   NotFoundError,
+  Page,
+  PageInput,
   StateError,
+  TenantConnection,
+  TenantService,
   ValidationError,
-  definedProperties,
   hydrate,
+  keysetPage,
   translateDatabaseError,
   validateId,
   validateIds,
   validateInput,
-  withTenant,
 } from '@strata/base';
+import { tasksModule } from '../tasks.module';
 import type { TaskStatus } from '../entities';
 import { FINISHED_TASK_STATUSES, TASK_STATUSES, Task, Workflow } from '../entities';
 
@@ -46,13 +50,11 @@ export class InstantiateWorkflowInput {
   @IsOptional() @IsInt() @Min(-1000) @Max(1000) priority?: number;
 }
 
-export class ListTasksInput {
+export class ListTasksInput extends PageInput {
   @IsOptional() @IsIn(TASK_STATUSES) status?: TaskStatus;
   @IsOptional() @IsUUID() projectId?: string;
   @IsOptional() @IsUUID() workflowRunId?: string;
   @IsOptional() @IsUUID() parentTaskId?: string;
-  @IsOptional() @IsInt() @Min(1) @Max(1000) limit?: number;
-  @IsOptional() @IsInt() @Min(0) offset?: number;
 }
 
 export interface WorkflowRun {
@@ -73,13 +75,15 @@ export interface CancelResult {
  * Tasks and their dependency DAG. Workers take work through WorkQueueService;
  * this service creates, links, reads and cancels tasks.
  */
-export class TasksService {
-  constructor(private readonly dataSource: DataSource) {}
+export class TasksService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, tasksModule);
+  }
 
   async enqueue(organizationId: string, input: EnqueueTaskInput): Promise<Task> {
     const valid = await validateInput(EnqueueTaskInput, input, 'task');
     try {
-      return await withTenant(this.dataSource, organizationId, async (m) => {
+      return await this.scope.run(organizationId, async (m) => {
         if (valid.idempotencyKey !== undefined) {
           // A key stays taken after its task is removed: the same key still answers the same task.
           const existing = await m.getRepository(Task).findOne({ where: { idempotencyKey: valid.idempotencyKey }, withDeleted: true });
@@ -130,7 +134,7 @@ export class TasksService {
     validateId(workflowId, 'workflowId', 'workflow');
     const valid = await validateInput(InstantiateWorkflowInput, input, 'workflow run');
     try {
-      return await withTenant(this.dataSource, organizationId, async (m) => {
+      return await this.scope.run(organizationId, async (m) => {
         const workflow = await m.getRepository(Workflow).findOneBy({ id: workflowId });
         if (!workflow) throw new NotFoundError('workflow', { id: workflowId });
         if (workflow.status !== 'active')
@@ -192,7 +196,7 @@ export class TasksService {
   async addDependency(organizationId: string, taskId: string, dependsOnTaskId: string): Promise<Task> {
     validateIds({ taskId, dependsOnTaskId }, 'task dependency');
     try {
-      return await withTenant(this.dataSource, organizationId, async (m) => {
+      return await this.scope.run(organizationId, async (m) => {
         // Dependency first, then the task: see statusAfterDependencies for the lock modes.
         const { status } = await statusAfterDependencies(m, [dependsOnTaskId], 'dependsOnTaskId');
         const task = await lockTask(m, taskId, 'NO KEY UPDATE');
@@ -220,7 +224,7 @@ export class TasksService {
   /** Removes an edge; the task becomes ready if that was its last unfinished dependency. */
   async removeDependency(organizationId: string, taskId: string, dependsOnTaskId: string): Promise<Task> {
     validateIds({ taskId, dependsOnTaskId }, 'task dependency');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       await lockTask(m, taskId);
       const [, deleted] = await m.query(`DELETE FROM tasks.task_dependencies WHERE task_id = $1 AND depends_on_task_id = $2`, [
         taskId,
@@ -240,28 +244,46 @@ export class TasksService {
 
   async get(organizationId: string, taskId: string): Promise<Task> {
     validateId(taskId, 'taskId', 'task');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Task).findOneBy({ id: taskId }));
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(Task).findOneBy({ id: taskId }));
     if (!found) throw new NotFoundError('task', { id: taskId });
     return found;
   }
 
-  /** Tasks in creation order (soft-deleted ones left out). */
-  async list(organizationId: string, filter: ListTasksInput = {}): Promise<Task[]> {
-    const { limit = 100, offset = 0, ...where } = await validateInput(ListTasksInput, filter, 'task filter');
-    return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Task).find({
-        where: { ...definedProperties(where), deletedAt: IsNull() },
-        order: { createdAt: 'ASC', id: 'ASC' },
-        take: limit,
-        skip: offset,
-      }),
-    );
+  /** Tasks in creation order (then id; soft-deleted ones left out), a page at a time. */
+  async list(organizationId: string, filter: ListTasksInput = {}): Promise<Page<Task>> {
+    const { status, projectId, workflowRunId, parentTaskId, ...page } = await validateInput(ListTasksInput, filter, 'task filter');
+    return this.scope.run(organizationId, async (m) => {
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'tasks',
+          select: 't.*',
+          from: 'tasks.tasks t',
+          where: [
+            't.organization_id = $1',
+            't.deleted_at IS NULL',
+            '($2::text IS NULL OR t.status = $2)',
+            '($3::uuid IS NULL OR t.project_id = $3)',
+            '($4::uuid IS NULL OR t.workflow_run_id = $4)',
+            '($5::uuid IS NULL OR t.parent_task_id = $5)',
+          ],
+          parameters: [organizationId, status ?? null, projectId ?? null, workflowRunId ?? null, parentTaskId ?? null],
+          orderBy: [
+            { expression: 't.created_at', type: 'timestamptz' },
+            { expression: 't.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'task filter',
+      );
+      return { items: hydrate(m, Task, items), nextCursor };
+    });
   }
 
   /** The ids a task depends on, and the ids that depend on it. */
   async dependencies(organizationId: string, taskId: string): Promise<{ dependsOn: string[]; dependents: string[] }> {
     validateId(taskId, 'taskId', 'task');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       await assertTasksExist(m, [taskId], 'taskId');
       const rows: { depends_on: string[] | null; dependents: string[] | null }[] = await m.query(
         `SELECT (SELECT array_agg(depends_on_task_id ORDER BY depends_on_task_id) FROM tasks.task_dependencies WHERE task_id = $1) AS depends_on,
@@ -282,7 +304,7 @@ export class TasksService {
     if (typeof reason !== 'string' || reason.length === 0 || reason.length > 10_000) {
       throw ValidationError.forField('reason', 'must be a string of 1 to 10000 characters', 'task');
     }
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       const task = await lockTask(m, taskId);
       if (FINISHED_TASK_STATUSES.includes(task.status))
         throw new StateError(`task ${taskId} is ${task.status}: it can no longer be cancelled`);
@@ -293,7 +315,7 @@ export class TasksService {
   /** Soft delete: cancels the task if it has not finished, then hides it from lists and the queue. */
   async remove(organizationId: string, taskId: string): Promise<void> {
     validateId(taskId, 'taskId', 'task');
-    await withTenant(this.dataSource, organizationId, async (m) => {
+    await this.scope.run(organizationId, async (m) => {
       const task = await lockTask(m, taskId);
       if (!FINISHED_TASK_STATUSES.includes(task.status)) await cancelSubtree(m, taskId, 'removed');
       await m.query('UPDATE tasks.tasks SET deleted_at = now(), updated_at = now() WHERE id = $1', [taskId]);

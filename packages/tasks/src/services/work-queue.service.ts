@@ -1,15 +1,15 @@
 import { IsBoolean, IsInt, IsObject, IsOptional, IsString, Length, Max, Min } from 'class-validator';
-import { DataSource } from 'typeorm';
 import {
   NotFoundError,
   StateError,
-  assertOrganizationId,
+  TenantConnection,
+  TenantService,
   hydrate,
-  queryPrepared,
+  translateDatabaseError,
   validateId,
   validateInput,
-  withTenant,
 } from '@strata/base';
+import { tasksModule } from '../tasks.module';
 import { Task } from '../entities';
 
 const DAY_SECONDS = 24 * 3600;
@@ -25,12 +25,15 @@ export class HeartbeatInput {
   @IsInt() @Min(1) @Max(DAY_SECONDS) leaseSeconds!: number;
 }
 
-/** What an attempt used; stored on its execution row. */
+/** The largest value of an `integer` column. */
+export const MAX_INT32 = 2_147_483_647;
+
+/** What an attempt used; stored on its execution row. Each number fits its column (integer, or bigint read as a JS number). */
 export class UsageReport {
-  @IsOptional() @IsInt() @Min(0) cpuMs?: number;
-  @IsOptional() @IsInt() @Min(0) peakMemoryBytes?: number;
-  @IsOptional() @IsInt() @Min(0) inputTokens?: number;
-  @IsOptional() @IsInt() @Min(0) outputTokens?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) cpuMs?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER) peakMemoryBytes?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_INT32) inputTokens?: number;
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_INT32) outputTokens?: number;
   @IsOptional() @IsObject() metadata?: Record<string, unknown>;
 }
 
@@ -59,10 +62,15 @@ export const DEFAULT_BACKOFF = { baseSeconds: 10, factor: 2, maxSeconds: 3600 } 
  * The work queue: workers claim ready tasks under a lease, keep it alive with
  * heartbeats, and report success or failure. Each call is one short transaction
  * inside one organization (row-level security), built so that many workers on
- * separate connections never claim the same task twice.
+ * separate connections never claim the same task twice. Bound to a caller's
+ * transaction (`.with(tx)`), the calls run inside it instead (the queue's SQL
+ * functions re-enter the same organization with the worker as actor, which the
+ * rest of that transaction then keeps).
  */
-export class WorkQueueService {
-  constructor(private readonly dataSource: DataSource) {}
+export class WorkQueueService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, tasksModule);
+  }
 
   /**
    * Claims up to `count` ready tasks whose dependencies all succeeded and whose
@@ -72,44 +80,43 @@ export class WorkQueueService {
    * as `lost` and the task is ready again (or failed, if it has no attempts left).
    */
   async claim(organizationId: string, input: ClaimInput): Promise<Task[]> {
-    assertOrganizationId(organizationId);
     const valid = await validateInput(ClaimInput, input, 'claim');
     // One statement, one transaction (tasks.claim enters the tenant itself).
-    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.claim($1, $2, $3, $4)', [
+    const rows = await this.call(organizationId, 'claim', 'SELECT * FROM tasks.claim($1, $2, $3, $4)', [
       organizationId,
       valid.workerId,
       valid.count,
       valid.leaseSeconds,
     ]);
-    return hydrate(this.dataSource.manager, Task, rows);
+    return this.hydrate(rows);
   }
 
   /** Extends the lease of a task the worker holds; returns the new expiry. */
   async heartbeat(organizationId: string, taskId: string, input: HeartbeatInput): Promise<Date> {
     validateId(taskId, 'taskId', 'heartbeat');
     const valid = await validateInput(HeartbeatInput, input, 'heartbeat');
-    const [rows] = await withTenant(
-      this.dataSource,
-      organizationId,
-      (m) =>
-        m.query(
-          `UPDATE tasks.tasks SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
-          WHERE id = $1 AND status = 'running' AND locked_by = $2
-          RETURNING lease_expires_at`,
-          [taskId, valid.workerId, valid.leaseSeconds],
-        ),
-      { actor: valid.workerId },
-    );
+    const [rows] = await this.scope
+      .run(
+        organizationId,
+        (m) =>
+          m.query(
+            `UPDATE tasks.tasks SET lease_expires_at = now() + make_interval(secs => $3), updated_at = now()
+              WHERE id = $1 AND status = 'running' AND locked_by = $2
+              RETURNING lease_expires_at`,
+            [taskId, valid.workerId, valid.leaseSeconds],
+          ),
+        { actor: valid.workerId },
+      )
+      .catch((error: unknown) => translateDatabaseError(error, 'heartbeat'));
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'heartbeat');
     return new Date(rows[0].lease_expires_at);
   }
 
   /** Marks a held task succeeded, closes its execution, and readies dependents whose dependencies have all succeeded. */
   async complete(organizationId: string, taskId: string, input: CompleteInput): Promise<Task> {
-    assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'completion');
     const valid = await validateInput(CompleteInput, input, 'completion');
-    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.complete($1, $2, $3, $4, $5)', [
+    const rows = await this.call(organizationId, 'completion', 'SELECT * FROM tasks.complete($1, $2, $3, $4, $5)', [
       organizationId,
       taskId,
       valid.workerId,
@@ -117,7 +124,7 @@ export class WorkQueueService {
       usageOf(valid),
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'complete');
-    return hydrate(this.dataSource.manager, Task, rows)[0];
+    return this.hydrate(rows)[0];
   }
 
   /**
@@ -131,17 +138,20 @@ export class WorkQueueService {
     taskId: string,
     input: CompleteAndClaimInput,
   ): Promise<{ completed: Task; claimed: Task[] }> {
-    assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'completion');
     const { count, leaseSeconds, ...report } = await validateInput(CompleteAndClaimInput, input, 'completion');
     // The completed task comes first, then the claimed ones; it is succeeded, so never among them.
-    const rows = await queryPrepared<{ id: string }>(
-      this.dataSource,
-      'SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)',
-      [organizationId, taskId, report.workerId, report.output ?? {}, usageOf(report), count, leaseSeconds],
-    );
+    const rows = await this.call(organizationId, 'completion', 'SELECT * FROM tasks.complete_and_claim($1, $2, $3, $4, $5, $6, $7)', [
+      organizationId,
+      taskId,
+      report.workerId,
+      report.output ?? {},
+      usageOf(report),
+      count,
+      leaseSeconds,
+    ]);
     if (rows[0]?.id !== taskId.toLowerCase()) await this.refuseNotHeld(organizationId, taskId, report.workerId, 'complete');
-    const [completed, ...claimed] = hydrate(this.dataSource.manager, Task, rows);
+    const [completed, ...claimed] = this.hydrate(rows);
     return { completed, claimed };
   }
 
@@ -151,10 +161,9 @@ export class WorkQueueService {
    * capped; otherwise it fails for good and everything downstream is blocked.
    */
   async fail(organizationId: string, taskId: string, input: FailInput): Promise<Task> {
-    assertOrganizationId(organizationId);
     validateId(taskId, 'taskId', 'failure');
     const valid = await validateInput(FailInput, input, 'failure');
-    const rows = await queryPrepared(this.dataSource, 'SELECT * FROM tasks.fail($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+    const rows = await this.call(organizationId, 'failure', 'SELECT * FROM tasks.fail($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
       organizationId,
       taskId,
       valid.workerId,
@@ -166,26 +175,44 @@ export class WorkQueueService {
       DEFAULT_BACKOFF.maxSeconds,
     ]);
     if (rows.length === 0) await this.refuseNotHeld(organizationId, taskId, valid.workerId, 'fail');
-    return hydrate(this.dataSource.manager, Task, rows)[0];
+    return this.hydrate(rows)[0];
   }
 
   /** Releases every expired lease now (claim does it too); returns how many were released. For a periodic sweeper. */
   async releaseExpiredLeases(organizationId: string): Promise<number> {
-    return withTenant(this.dataSource, organizationId, async (m) => {
-      let released = 0;
-      for (;;) {
-        const [row] = await m.query('SELECT tasks.release_expired_leases($1) AS n', [RELEASE_BATCH]);
-        released += row.n;
-        if (row.n < RELEASE_BATCH) return released;
-      }
-    });
+    return this.scope
+      .run(organizationId, async (m) => {
+        let released = 0;
+        for (;;) {
+          const [row] = await m.query('SELECT tasks.release_expired_leases($1) AS n', [RELEASE_BATCH]);
+          released += row.n;
+          if (row.n < RELEASE_BATCH) return released;
+        }
+      })
+      .catch((error: unknown) => translateDatabaseError(error, 'lease release'));
+  }
+
+  /**
+   * One of the queue's SQL functions, as one prepared statement (standalone, a
+   * transaction of its own); its failures become typed errors like every
+   * service's. The usage numbers are validated to fit their columns; a number
+   * that is out of range all the same is a ValidationError naming them.
+   */
+  private async call(organizationId: string, subject: string, text: string, parameters: unknown[]): Promise<Record<string, unknown>[]> {
+    try {
+      return await this.scope.queryPrepared(organizationId, text, parameters);
+    } catch (error) {
+      translateDatabaseError(error, subject, {}, subject === 'claim' ? [] : USAGE_FIELDS);
+    }
+  }
+
+  private hydrate(rows: Record<string, unknown>[]): Task[] {
+    return hydrate(this.scope.dataSource.manager, Task, rows);
   }
 
   /** Explains why a worker's report was refused: the task does not exist, or the worker does not hold it. */
   private async refuseNotHeld(organizationId: string, taskId: string, workerId: string, action: string): Promise<never> {
-    const [row] = await withTenant(this.dataSource, organizationId, (m) =>
-      m.query('SELECT status, locked_by FROM tasks.tasks WHERE id = $1', [taskId]),
-    );
+    const [row] = await this.scope.run(organizationId, (m) => m.query('SELECT status, locked_by FROM tasks.tasks WHERE id = $1', [taskId]));
     if (!row) throw new NotFoundError('task', { id: taskId });
     const holder = row.status === 'running' ? `held by ${row.locked_by}` : row.status;
     throw new StateError(`cannot ${action} task ${taskId}: it is ${holder}, not held by worker ${workerId}`);
@@ -193,6 +220,9 @@ export class WorkQueueService {
 }
 
 const RELEASE_BATCH = 100;
+
+/** The input fields a number out of range in the queue's functions can be about. */
+const USAGE_FIELDS = ['cpuMs', 'peakMemoryBytes', 'inputTokens', 'outputTokens'];
 
 /** The usage report as tasks.complete / tasks.fail take it. */
 function usageOf(usage: UsageReport): Record<string, unknown> {

@@ -16,17 +16,22 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import {
   NotFoundError,
+  Page,
+  PageInput,
   StateError,
+  TenantConnection,
+  TenantService,
   ValidationError,
-  definedProperties,
+  hydrate,
+  keysetPage,
   translateDatabaseError,
   validateId,
   validateInput,
-  withTenant,
 } from '@strata/base';
+import { tasksModule } from '../tasks.module';
 import type { WorkflowStatus } from '../entities';
 import { WORKFLOW_STATUSES, Workflow } from '../entities';
 import { workflowGraphErrors } from './workflow-graph';
@@ -79,14 +84,16 @@ export class WorkflowNameInput {
   @IsString() @Length(1, 255) name!: string;
 }
 
-export class ListWorkflowsInput {
+export class ListWorkflowsInput extends PageInput {
   @IsOptional() @IsString() @Length(1, 255) name?: string;
   @IsOptional() @IsIn(WORKFLOW_STATUSES) status?: WorkflowStatus;
 }
 
 /** Versioned workflow definitions. A definition never changes once stored: a change is a new version. */
-export class WorkflowsService {
-  constructor(private readonly dataSource: DataSource) {}
+export class WorkflowsService extends TenantService {
+  constructor(connection: TenantConnection) {
+    super(connection, tasksModule);
+  }
 
   async create(organizationId: string, input: CreateWorkflowInput): Promise<Workflow> {
     const valid = await validateInput(CreateWorkflowInput, input, 'workflow');
@@ -97,7 +104,7 @@ export class WorkflowsService {
     const graphErrors = workflowGraphErrors(definition);
     if (graphErrors.length > 0) throw new ValidationError(graphErrors, 'workflow');
     try {
-      return await withTenant(this.dataSource, organizationId, async (m) => {
+      return await this.scope.run(organizationId, async (m) => {
         await assertDefinitionsExist(m, definition.steps);
         const version = valid.version ?? (await nextVersion(m, valid.name));
         const repository = m.getRepository(Workflow);
@@ -120,7 +127,7 @@ export class WorkflowsService {
 
   async get(organizationId: string, workflowId: string): Promise<Workflow> {
     validateId(workflowId, 'workflowId', 'workflow');
-    const found = await withTenant(this.dataSource, organizationId, (m) => m.getRepository(Workflow).findOneBy({ id: workflowId }));
+    const found = await this.scope.run(organizationId, (m) => m.getRepository(Workflow).findOneBy({ id: workflowId }));
     if (!found) throw new NotFoundError('workflow', { id: workflowId });
     return found;
   }
@@ -128,18 +135,36 @@ export class WorkflowsService {
   /** The highest active version of a workflow name. */
   async getActive(organizationId: string, name: string): Promise<Workflow> {
     await validateInput(WorkflowNameInput, { name }, 'workflow');
-    const found = await withTenant(this.dataSource, organizationId, (m) =>
+    const found = await this.scope.run(organizationId, (m) =>
       m.getRepository(Workflow).findOne({ where: { name, status: 'active' }, order: { version: 'DESC' } }),
     );
     if (!found) throw new NotFoundError('workflow', { name, status: 'active' });
     return found;
   }
 
-  async list(organizationId: string, filter: ListWorkflowsInput = {}): Promise<Workflow[]> {
-    const valid = await validateInput(ListWorkflowsInput, filter, 'workflow filter');
-    return withTenant(this.dataSource, organizationId, (m) =>
-      m.getRepository(Workflow).find({ where: definedProperties(valid), order: { name: 'ASC', version: 'DESC' } }),
-    );
+  /** Workflows by name, the newest version first (then id), a page at a time. */
+  async list(organizationId: string, filter: ListWorkflowsInput = {}): Promise<Page<Workflow>> {
+    const { name, status, ...page } = await validateInput(ListWorkflowsInput, filter, 'workflow filter');
+    return this.scope.run(organizationId, async (m) => {
+      const { items, nextCursor } = await keysetPage(
+        m,
+        {
+          list: 'workflows',
+          select: 'w.*',
+          from: 'tasks.workflows w',
+          where: ['w.organization_id = $1', '($2::text IS NULL OR w.name = $2)', '($3::text IS NULL OR w.status = $3)'],
+          parameters: [organizationId, name ?? null, status ?? null],
+          orderBy: [
+            { expression: 'w.name', type: 'text' },
+            { expression: 'w.version', type: 'integer', descending: true },
+            { expression: 'w.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'workflow filter',
+      );
+      return { items: hydrate(m, Workflow, items), nextCursor };
+    });
   }
 
   /** draft → active. Several versions of one name may be active (running instances finish on theirs). */
@@ -154,7 +179,7 @@ export class WorkflowsService {
 
   private async transition(organizationId: string, workflowId: string, from: WorkflowStatus[], to: WorkflowStatus): Promise<Workflow> {
     validateId(workflowId, 'workflowId', 'workflow');
-    return withTenant(this.dataSource, organizationId, async (m) => {
+    return this.scope.run(organizationId, async (m) => {
       const repository = m.getRepository(Workflow);
       const found = await repository.findOne({ where: { id: workflowId }, lock: { mode: 'pessimistic_write' } });
       if (!found) throw new NotFoundError('workflow', { id: workflowId });
