@@ -7,6 +7,7 @@ import { CreateValidateIntegrity1795443500000 } from './migrations/1795443500000
 import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-create-enter-tenant';
 import { InlineCurrentOrganizationId1796115300000 } from './migrations/1796115300000-inline-current-organization-id';
 import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-create-auto-analyze';
+import { TenantPrimaryKeys1796203000000 } from './migrations/1796203000000-tenant-primary-keys';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -22,6 +23,7 @@ export const baseModule = defineModule({
     CreateEnterTenant1795451000000,
     InlineCurrentOrganizationId1796115300000,
     CreateAutoAnalyze1796119318451,
+    TenantPrimaryKeys1796203000000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

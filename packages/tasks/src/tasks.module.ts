@@ -2,12 +2,18 @@ import { defineModule } from '@strata/base';
 import { CreateTasksSchema1795447506106 } from './migrations/1795447506106-create-tasks-schema';
 import { ReusableQueuePlans1796115320111 } from './migrations/1796115320111-reusable-queue-plans';
 import { AutoAnalyzeQueue1796119318452 } from './migrations/1796119318452-auto-analyze-queue';
+import { TenantPrimaryKeys1796203300000 } from './migrations/1796203300000-tenant-primary-keys';
 import { Task, TaskDefinition, TaskDependency, TaskExecution, Workflow } from './entities';
 
 /** Schema `tasks`: definitions, workflow DAGs, the work queue and its execution history. */
 export const tasksModule = defineModule({
   name: 'tasks',
   entities: [TaskDefinition, Workflow, Task, TaskDependency, TaskExecution],
-  migrations: [CreateTasksSchema1795447506106, ReusableQueuePlans1796115320111, AutoAnalyzeQueue1796119318452],
+  migrations: [
+    CreateTasksSchema1795447506106,
+    ReusableQueuePlans1796115320111,
+    AutoAnalyzeQueue1796119318452,
+    TenantPrimaryKeys1796203300000,
+  ],
   partitions: [{ table: 'tasks.task_executions', column: 'started_at', interval: 'month', premake: 3, retention: '13 months' }],
 });
