@@ -8,6 +8,7 @@ import { CreateEnterTenant1795451000000 } from './migrations/1795451000000-creat
 import { InlineCurrentOrganizationId1796115300000 } from './migrations/1796115300000-inline-current-organization-id';
 import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-create-auto-analyze';
 import { TenantPrimaryKeys1796203000000 } from './migrations/1796203000000-tenant-primary-keys';
+import { EnterTenantSetLocal1796203100000 } from './migrations/1796203100000-enter-tenant-set-local';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -24,6 +25,7 @@ export const baseModule = defineModule({
     InlineCurrentOrganizationId1796115300000,
     CreateAutoAnalyze1796119318451,
     TenantPrimaryKeys1796203000000,
+    EnterTenantSetLocal1796203100000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });
