@@ -9,6 +9,7 @@ import { InlineCurrentOrganizationId1796115300000 } from './migrations/179611530
 import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-create-auto-analyze';
 import { TenantPrimaryKeys1796203000000 } from './migrations/1796203000000-tenant-primary-keys';
 import { EnterTenantSetLocal1796203100000 } from './migrations/1796203100000-enter-tenant-set-local';
+import { ValidateTenantKeys1796203200000 } from './migrations/1796203200000-validate-tenant-keys';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -26,6 +27,7 @@ export const baseModule = defineModule({
     CreateAutoAnalyze1796119318451,
     TenantPrimaryKeys1796203000000,
     EnterTenantSetLocal1796203100000,
+    ValidateTenantKeys1796203200000,
   ],
   partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });
