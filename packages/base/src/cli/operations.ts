@@ -142,7 +142,10 @@ export async function generateMigration(
   options: OperationOptions = {},
 ): Promise<{ file: string | null; className: string; statements: string[] }> {
   const report = await checkModuleDrift(module, installed, options);
-  const timestamp = Date.now();
+  // After the module's last migration even when that one was stamped ahead of this clock:
+  // the runner orders migrations by timestamp, and a new one must come last.
+  const latest = Math.max(0, ...module.migrations.map((m) => Number(/\d{13}$/.exec(m.name)![0])));
+  const timestamp = Math.max(Date.now(), latest + 1);
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab
     .split('-')
