@@ -29,5 +29,4 @@ export const baseModule = defineModule({
     EnterTenantSetLocal1796203100000,
     ValidateTenantKeys1796203200000,
   ],
-  partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

@@ -17,5 +17,4 @@ export const tasksModule = defineModule({
     TenantPrimaryKeys1796203300000,
     RoutableTenantFunctions1796203500000,
   ],
-  partitions: [{ table: 'tasks.task_executions', column: 'started_at', interval: 'month', premake: 3, retention: '13 months' }],
 });
