@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TenantTable, createTenantTable, dropTenantTable } from '@strata/base';
+import { TenantTable, baseModule, createTenantTable, dropTenantTable } from '@strata/base';
 import { createTestDatabase, TestDatabase } from '@strata/testing';
 import { installedModules } from '../src/modules';
 import { runCli } from '../src/cli-program';
@@ -72,7 +72,7 @@ describe('strata CLI', () => {
       expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);
-    const base = installedModules.find((m) => m.name === 'base')!.migrations.map((m) => m.name);
+    const base = baseModule.migrations.map((m) => m.name);
     const after = base.slice(base.indexOf('CreateAuditLog1795443300000') + 1);
     expect(after[0]).toBe('CreateHealthCheck1795443400000');
     expect(reverted.stdout).toBe(`base: reverted ${[...after].reverse().join(', ')}`);

@@ -144,7 +144,7 @@ export async function generateMigration(
   const report = await checkModuleDrift(module, installed, options);
   // After the module's last migration even when that one was stamped ahead of this clock:
   // the runner orders migrations by timestamp, and a new one must come last.
-  const latest = Math.max(0, ...module.migrations.map((m) => Number(/\d{13}$/.exec(m.name)![0])));
+  const latest = Math.max(0, ...module.migrations.map((m) => Number(m.name.slice(-13)))); // defineModule checked the 13 digits
   const timestamp = Math.max(Date.now(), latest + 1);
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab
