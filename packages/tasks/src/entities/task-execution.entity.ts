@@ -9,7 +9,8 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
  * One attempt at a task (the seeds' agent_task_executions): who ran it, when,
  * how it ended and what it used. Partitioned monthly on `started_at` and
  * maintained by base (`base.run_maintenance()`); the primary key is
- * `(organization_id, id, started_at)`: the tenant first, and the partition key. `lost` = the worker's lease expired before it reported.
+ * `(organization_id, id, started_at)`: the tenant first, and the partition
+ * key. `lost` = the worker's lease expired before it reported.
  */
 @Entity({ schema: 'tasks', name: 'task_executions' })
 @Index(['organizationId', 'taskId', 'attempt'])
