@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { baseModule } from '@strata/base';
+import { TenantTable, baseModule, createTenantTable, dropTenantTable } from '@strata/base';
 import { createTestDatabase, TestDatabase } from '@strata/testing';
 import { installedModules } from '../src/modules';
 import { runCli } from '../src/cli-program';
@@ -97,6 +97,36 @@ describe('strata CLI', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^Integrity: OK/);
     expect(result.stdout).toContain('✓ references between tenant tables are tenant-consistent');
+  });
+
+  it('validate keeps passing after retention detaches a partition; the archive must keep forced row-level security', async () => {
+    const readings: TenantTable = {
+      table: 'archive_test.readings',
+      columns: { id: 'uuid NOT NULL DEFAULT gen_random_uuid()', taken_at: 'timestamptz NOT NULL' },
+      partition: { column: 'taken_at', interval: 'month', premake: 1, retention: '2 months', retentionMode: 'detach' },
+    };
+    // A schema with a history table is a module's schema: the integrity rules cover it.
+    await db.query('CREATE SCHEMA archive_test; CREATE TABLE archive_test.migrations (id int)');
+    await createTenantTable(db, readings);
+    const [org] = await db.query<{ id: string }>(`INSERT INTO base.organizations (name, slug) VALUES ('R', 'readings') RETURNING id`);
+    await db.query(`INSERT INTO archive_test.readings (organization_id, taken_at) VALUES ($1, now() - interval '5 months')`, [org.id]);
+
+    const maintained = await strata(['maintain', '--json'], env);
+    expect(maintained.code).toBe(0);
+    const [detached] = JSON.parse(maintained.stdout).tables.find((t: { table: string }) => t.table === readings.table).detached;
+    expect(detached).toMatch(/^readings_p\d{8}$/);
+    const valid = await strata(['validate'], env);
+    expect(valid.code).toBe(0);
+    expect(valid.stdout).toContain('✓ detached partitions keep row-level security forced');
+
+    await db.query(`ALTER TABLE archive_test.${detached} NO FORCE ROW LEVEL SECURITY`);
+    const invalid = await strata(['validate'], env);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout).toContain(`archive_test.${detached} (detached from archive_test.readings)`);
+
+    await dropTenantTable(db, readings);
+    await db.query('DROP SCHEMA archive_test CASCADE');
+    expect((await strata(['validate'], env)).code).toBe(0);
   });
 
   it('bad usage exits 2; failures exit 1 with one readable line', async () => {

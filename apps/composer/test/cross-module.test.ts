@@ -60,8 +60,28 @@ describe('cross-module relations', () => {
     const projects = new ProjectsService(db.dataSource);
     const doomed = (await projects.create(a, { name: 'Spike', slug: 'spike' })).id;
     const task = await tasks.enqueue(a, { title: 'try', projectId: doomed });
+    const workflow = await workflows.create(a, { name: 'spike', projectId: doomed, definition: { steps: [{ key: 's', title: 'S' }] } });
+    const kept = await tasks.enqueue(a, { title: 'stays', projectId: projectA });
+    // As the application role: the composer's trigger clears the references (Citus refuses ON DELETE SET NULL (project_id)).
     await withTenant(db.dataSource, a, (m) => m.query('DELETE FROM projects.projects WHERE id = $1', [doomed]));
     expect(await tasks.get(a, task.id)).toMatchObject({ projectId: null, organizationId: a });
+    expect(await workflows.get(a, workflow.id)).toMatchObject({ projectId: null, organizationId: a });
+    expect(await tasks.get(a, kept.id)).toMatchObject({ projectId: projectA });
+    // Plain references, which a distributed PostgreSQL accepts: no column list to clear on delete.
+    expect(
+      await db.query(
+        `SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE connamespace = 'tasks'::regnamespace AND conname LIKE '%organization_id_project_id_fkey' ORDER BY 1`,
+      ),
+    ).toEqual([
+      {
+        conname: 'tasks_organization_id_project_id_fkey',
+        def: 'FOREIGN KEY (organization_id, project_id) REFERENCES projects.projects(organization_id, id)',
+      },
+      {
+        conname: 'workflows_organization_id_project_id_fkey',
+        def: 'FOREIGN KEY (organization_id, project_id) REFERENCES projects.projects(organization_id, id)',
+      },
+    ]);
   });
 
   it('the composed database passes the integrity rules, and erasing an organization removes its rows in every module', async () => {

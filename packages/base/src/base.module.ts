@@ -10,6 +10,9 @@ import { CreateAutoAnalyze1796119318451 } from './migrations/1796119318451-creat
 import { UsersVisibleToMembers1796200000000 } from './migrations/1796200000000-users-visible-to-members';
 import { OperatorOnlyMaintenance1796200100000 } from './migrations/1796200100000-operator-only-maintenance';
 import { RequireAppRoleMembership1796200200000 } from './migrations/1796200200000-require-app-role-membership';
+import { TenantPrimaryKeys1796203000000 } from './migrations/1796203000000-tenant-primary-keys';
+import { EnterTenantSetLocal1796203100000 } from './migrations/1796203100000-enter-tenant-set-local';
+import { ValidateTenantKeys1796203200000 } from './migrations/1796203200000-validate-tenant-keys';
 import { defineModule } from './module';
 
 /** The core module every other module requires: schema `base`. */
@@ -28,6 +31,8 @@ export const baseModule = defineModule({
     UsersVisibleToMembers1796200000000,
     OperatorOnlyMaintenance1796200100000,
     RequireAppRoleMembership1796200200000,
+    TenantPrimaryKeys1796203000000,
+    EnterTenantSetLocal1796203100000,
+    ValidateTenantKeys1796203200000,
   ],
-  partitions: [{ table: 'base.audit_log', column: 'created_at', interval: 'month', premake: 3 }],
 });

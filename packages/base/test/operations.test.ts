@@ -143,6 +143,10 @@ describe('operations behind the CLIs', () => {
     ]);
     expect(violations['tenant rows are erased with their organization (ON DELETE CASCADE)']).toEqual(['integrity_test.children']);
     expect(violations['partitioned tables have a partition policy']).toEqual(['integrity_test.events']);
+    expect(violations['tenant tables have a primary key that includes organization_id']).toEqual([
+      'integrity_test.children',
+      'integrity_test.parents',
+    ]);
     expect(violations['constraints are validated']).toEqual([]);
   });
 

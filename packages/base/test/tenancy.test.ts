@@ -90,6 +90,27 @@ describe('tenancy', () => {
     expect(Number(counts[0].n)).toBe(0);
   });
 
+  it('enters the tenant with SET LOCAL commands (what Citus propagates to its workers), which end with the transaction', async () => {
+    const [definition] = await db.query(`SELECT pg_get_functiondef('base.enter_tenant(uuid, uuid, text)'::regprocedure) AS def`);
+    expect(definition.def).toContain('SET LOCAL strata.organization_id = %L');
+    expect(definition.def).not.toContain('set_config');
+    const actor = "O'Brien; RESET ROLE"; // quoted as a value, never run
+    const inside = await withTenant(
+      db.dataSource,
+      a,
+      (m) =>
+        m.query(
+          `SELECT current_setting('strata.organization_id') AS org, current_setting('strata.actor') AS actor,
+                  current_setting('strata.user_id') AS user_id, current_user AS role`,
+        ),
+      { actor },
+    );
+    expect(inside).toEqual([{ org: a, actor, user_id: '', role: 'strata_app' }]);
+    const [after] = await db.query(`SELECT coalesce(current_setting('strata.organization_id', true), '') AS org, current_user AS role`);
+    expect(after.org).toBe('');
+    expect(after.role).not.toBe('strata_app');
+  });
+
   it('refuses work without a valid organization id', async () => {
     await expect(withTenant(db.dataSource, 'not-a-uuid', async () => 1)).rejects.toThrow(TenantError);
   });

@@ -19,10 +19,11 @@ describe('projects schema', () => {
     expect(report.ok).toBe(true);
   });
 
-  it('every table is tenant-scoped: forced RLS, UNIQUE (organization_id, id), cascading FK to organizations, audited', async () => {
+  it('every table is tenant-scoped: forced RLS, PRIMARY KEY (organization_id, id), cascading FK to organizations, audited', async () => {
     const tables = await db.query<{ name: string; rls: boolean; forced: boolean; tenant_key: boolean; erased: boolean; audited: boolean }>(
       `SELECT c.oid::regclass::text AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
-              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.conname = c.relname || '_organization_id_id_key') AS tenant_key,
+              EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p'
+                        AND pg_get_constraintdef(k.oid) = 'PRIMARY KEY (organization_id, id)') AS tenant_key,
               EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
                         AND k.confrelid = 'base.organizations'::regclass AND k.confdeltype = 'c') AS erased,
               EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'audit_row_change') AS audited
@@ -99,7 +100,7 @@ describe('projects schema', () => {
       first.some((line) => line.includes('repositories_organization_id_provider_full_name_key') && line.includes('strata:manual')),
     ).toBe(true);
 
-    expect(await runner.down(projectsModule, { to: '0' })).toEqual(projectsModule.migrations.map((m) => m.name));
+    expect(await runner.down(projectsModule, { to: '0' })).toEqual(projectsModule.migrations.map((m) => m.name).reverse());
     const empty = await catalogSnapshot(db, ['projects']);
     // Only the schema itself is left: the runner created it and keeps its history table there.
     expect(empty.filter((line) => !/projects\.migrations/.test(line)).map((line) => line.split(' ').slice(0, 2).join(' '))).toEqual([

@@ -62,6 +62,35 @@ describe('tasks schema', () => {
     expect(report.ok).toBe(true);
   });
 
+  it('every statement in the queue functions and the cycle check names its organization, so a distributed planner routes it to one shard', async () => {
+    const functions = [
+      'claim',
+      'complete',
+      'fail',
+      'complete_and_claim',
+      'release_expired_leases',
+      'promote_dependents',
+      'block_dependents',
+      'refuse_dependency_cycles',
+    ];
+    const unrouted: string[] = [];
+    for (const name of functions) {
+      const [{ source }] = await db.query<{ source: string }>(`SELECT prosrc AS source FROM pg_proc WHERE oid = $1::regproc`, [
+        `tasks.${name}`,
+      ]);
+      for (const statement of source.split(/;|\bLOOP\b/)) {
+        // The cycle check's transition table is not a tenant table a planner could route by.
+        if (/\badded\b/.test(statement) && /\btasks\.\w+/.test(statement))
+          unrouted.push(`${name}: joins the added edges with a tenant table`);
+        // Every tenant table a statement reads or writes under an alias must be filtered by organization_id.
+        for (const [, table, alias] of statement.matchAll(/(?:FROM|JOIN|UPDATE)\s+tasks\.(\w+)\s+(?!AS\b|WHERE\b|SET\b)(\w+)/g)) {
+          if (!new RegExp(`\\b${alias}\\.organization_id = `).test(statement)) unrouted.push(`${name}: tasks.${table} ${alias}`);
+        }
+      }
+    }
+    expect(unrouted).toEqual([]);
+  });
+
   it('every table is tenant-scoped: forced RLS and a cascading foreign key to organizations (or to its task, which has one); definitions and workflows are audited', async () => {
     const tables = await db.query<{ name: string; rls: boolean; forced: boolean; erased: boolean; audited: boolean }>(
       `SELECT c.oid::regclass::text AS name, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,

@@ -142,9 +142,9 @@ export async function generateMigration(
   options: OperationOptions = {},
 ): Promise<{ file: string | null; className: string; statements: string[] }> {
   const report = await checkModuleDrift(module, installed, options);
-  // After the module's latest migration even when that one carries a later timestamp than the clock:
-  // a migration that sorts before an applied one could never be reverted on its own.
-  const latest = Math.max(0, ...module.migrations.map((m) => Number(m.name.slice(-13))));
+  // After the module's last migration even when that one was stamped ahead of this clock:
+  // the runner orders migrations by timestamp, and a new one must come last.
+  const latest = Math.max(0, ...module.migrations.map((m) => Number(m.name.slice(-13)))); // defineModule checked the 13 digits
   const timestamp = Math.max(Date.now(), latest + 1);
   const kebab = snakeCase(name).replace(/_/g, '-');
   const className = `${kebab

@@ -18,8 +18,9 @@ export class AuditLogEntry {
   @PrimaryColumn({ type: 'timestamptz', default: () => 'now()' })
   createdAt!: Date;
 
-  @Column({ type: 'uuid', nullable: true })
-  organizationId!: string | null;
+  /** The tenant: first in the primary key `(organization_id, id, created_at)`. */
+  @PrimaryColumn({ type: 'uuid' })
+  organizationId!: string;
 
   @Column({ type: 'uuid', nullable: true })
   actorUserId!: string | null;

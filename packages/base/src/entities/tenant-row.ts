@@ -3,16 +3,19 @@ import { CreatedAtColumn, OrganizationIdColumn, UpdatedAtColumn, UuidPrimaryColu
 import { Organization } from './organization.entity';
 
 /**
- * What every ordinary tenant table has: a uuid key, the tenant column (erasing
- * the organization cascades to the row) and its timestamps. Module entities
- * extend it and add their own columns; each still declares
- * `@Unique(['organizationId', 'id'])` when other tables reference it.
+ * What every ordinary tenant table has: the key `(organization_id, id)` (a
+ * uuid id within its organization; createTenantTable() writes the same key),
+ * the tenant column (erasing the organization cascades to the row) and its
+ * timestamps. Module entities extend it and add their own columns. Other
+ * tenant tables reference a row by the whole key, `(organization_id, x_id)`,
+ * so a reference can never cross organizations, and a distributed PostgreSQL
+ * can shard every tenant table by `organization_id`.
  */
 export abstract class TenantRow {
   @UuidPrimaryColumn()
   id!: string;
 
-  @OrganizationIdColumn()
+  @OrganizationIdColumn({ primary: true })
   organizationId!: string;
 
   @CreatedAtColumn()

@@ -2,3 +2,4 @@ export * from './migration-runner';
 export * from './schema-drift';
 export * from './extensions';
 export * from './vector-indexes';
+export * from './tenant-table';

@@ -1,6 +1,6 @@
 import { MigrationInterface } from 'typeorm';
 
-/** A time-partitioned table and how base maintains it (see base.partition_policies). */
+/** A time-partitioned table and how base maintains it: what a migration registers (see base.partition_policies). */
 export interface PartitionPolicy {
   /** Schema-qualified parent table, e.g. `tasks.task_executions`. */
   table: string;
@@ -25,10 +25,13 @@ export interface StrataModuleDefinition {
   /** Modules whose migrations must run first (base is implied for every module but base). */
   requires?: string[];
   entities: EntityClass[];
-  /** Migration classes in order; each name ends with its 13-digit timestamp. */
+  /**
+   * Migration classes in order; each name ends with its 13-digit timestamp.
+   * Partition policies are declared there, once (`createTenantTable({ partition })` or
+   * `registerPartitionedTable()`), since a policy is history like any DDL:
+   * base.partition_policies holds the live ones.
+   */
   migrations: MigrationClass[];
-  /** Tables the module's migrations register with the partition machinery. */
-  partitions?: PartitionPolicy[];
 }
 
 export interface StrataModule extends Required<StrataModuleDefinition> {
@@ -51,7 +54,7 @@ export function defineModule(definition: StrataModuleDefinition): StrataModule {
       throw new Error(`Migration class ${migration.name} in module ${definition.name} must end with a 13-digit timestamp`);
     }
   }
-  return { kind: 'strata-module', partitions: [], ...definition, requires };
+  return { kind: 'strata-module', ...definition, requires };
 }
 
 export function isStrataModule(value: unknown): value is StrataModule {

@@ -21,7 +21,6 @@ export type RepositoryVisibility = (typeof REPOSITORY_VISIBILITIES)[number];
  * express an index on an expression (it is marked `strata:manual`).
  */
 @Entity({ schema: 'projects', name: 'repositories' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'provider', 'externalId'])
 @Check('repositories_provider_check', `"provider" IN ('github', 'gitlab', 'bitbucket', 'azure_devops', 'local')`)
 @Check('repositories_full_name_check', `"full_name" ~ '${FULL_NAME_SOURCE}'`)

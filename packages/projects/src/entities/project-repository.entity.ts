@@ -8,7 +8,6 @@ import { Project } from './project.entity';
  * `organization_id`, so a link can never join two organizations' rows.
  */
 @Entity({ schema: 'projects', name: 'project_repositories' })
-@Unique(['organizationId', 'id'])
 // Named by hand: the generated name would pass PostgreSQL's 63-byte limit.
 @Unique('project_repositories_project_id_repository_id_key', ['organizationId', 'projectId', 'repositoryId'])
 @Index(['organizationId', 'repositoryId'])

@@ -12,7 +12,6 @@ export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
  * `status` is `archived`.
  */
 @Entity({ schema: 'projects', name: 'projects' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'slug'])
 @Index(['organizationId', 'name'], { where: '"archived_at" IS NULL' })
 @Check('projects_name_check', `"name" <> ''`)

@@ -11,7 +11,6 @@ export type TeamRole = (typeof TEAM_ROLES)[number];
  * `(organization_id, user_id)`, so leaving the organization also leaves its teams.
  */
 @Entity({ schema: 'projects', name: 'team_members' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'teamId', 'userId'])
 @Index(['organizationId', 'userId'])
 @Check('team_members_role_check', `"role" IN ('maintainer', 'member')`)

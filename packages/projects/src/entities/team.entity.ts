@@ -4,7 +4,6 @@ import { SLUG_PATTERN } from '../validation/patterns';
 
 /** A group of the organization's members (reviewers, owners of an area). */
 @Entity({ schema: 'projects', name: 'teams' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'slug'])
 @Check('teams_name_check', `"name" <> ''`)
 @Check('teams_slug_check', `"slug" ~ '${SLUG_PATTERN.source}'`)

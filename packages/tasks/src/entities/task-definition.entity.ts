@@ -6,7 +6,6 @@ import { JsonbColumn, TenantRow } from '@strata/base';
  * may take, and how failures are retried (exponential backoff with a cap).
  */
 @Entity({ schema: 'tasks', name: 'task_definitions' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'name'])
 @Check('task_definitions_timeout_seconds_check', `"timeout_seconds" > 0`)
 @Check('task_definitions_max_attempts_check', `"max_attempts" BETWEEN 1 AND 100`)

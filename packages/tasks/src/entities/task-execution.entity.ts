@@ -8,8 +8,9 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 /**
  * One attempt at a task (the seeds' agent_task_executions): who ran it, when,
  * how it ended and what it used. Partitioned monthly on `started_at` and
- * maintained by base (`base.run_maintenance()`); the partition key is part of
- * the primary key. `lost` = the worker's lease expired before it reported.
+ * maintained by base (`base.run_maintenance()`); the primary key is
+ * `(organization_id, id, started_at)`: the tenant first, and the partition
+ * key. `lost` = the worker's lease expired before it reported.
  */
 @Entity({ schema: 'tasks', name: 'task_executions' })
 @Index(['organizationId', 'taskId', 'attempt'])
@@ -24,7 +25,7 @@ export class TaskExecution {
   @PrimaryColumn({ type: 'timestamptz', default: () => 'now()' })
   startedAt!: Date;
 
-  @Column({ type: 'uuid' })
+  @PrimaryColumn({ type: 'uuid' })
   organizationId!: string;
 
   @Column({ type: 'uuid' })

@@ -16,7 +16,6 @@ export const FINISHED_TASK_STATUSES: readonly TaskStatus[] = ['succeeded', 'fail
  * when a dependency failed or was cancelled.
  */
 @Entity({ schema: 'tasks', name: 'tasks' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'idempotencyKey'])
 @Unique(['organizationId', 'workflowRunId', 'workflowStep'])
 @Index(['organizationId', 'status', 'priority'])

@@ -28,7 +28,6 @@ export interface WorkflowDefinition {
 
 /** A versioned DAG of steps; `instantiateWorkflow` turns one into tasks and dependencies. */
 @Entity({ schema: 'tasks', name: 'workflows' })
-@Unique(['organizationId', 'id'])
 @Unique(['organizationId', 'name', 'version'])
 @Index(['organizationId', 'projectId'])
 @Check('workflows_status_check', `"status" IN ('draft', 'active', 'retired')`)
