@@ -93,6 +93,8 @@ main(process.argv.slice(2)).then(
     const message = error instanceof StrataError || !(error instanceof Error) ? String((error as Error).message ?? error) : error.message;
     console.error(`strata-module: ${message}`);
     if (verbose && error instanceof Error) console.error(error.stack);
-    process.exit(String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS') ? 2 : 1);
+    // Bad usage exits 2: unknown options, and a ValidationError, which here is about the arguments (e.g. --to).
+    const code = String((error as { code?: string }).code ?? '');
+    process.exit(code.startsWith('ERR_PARSE_ARGS') || code === 'VALIDATION_FAILED' ? 2 : 1);
   },
 );
