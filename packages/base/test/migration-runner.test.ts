@@ -119,6 +119,21 @@ describe('migration runner', () => {
     expect((await db.query(`SELECT to_regclass('runner_pending.parts') AS t`))[0].t).toBe('runner_pending.parts');
   });
 
+  it('the module CLI exits 2 on revert --to a pending migration', async () => {
+    db = await createTestDatabase({ modules: [baseModule], migrate: false });
+    const refused = await run('node', [moduleCli, 'revert', '--to', 'CreateAuditLog1795443300000', '--package', 'packages/base'], {
+      cwd: workspace,
+      env: { ...process.env, DATABASE_URL: db.url },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^strata-module: Invalid input: to \(migration CreateAuditLog1795443300000 of module base is not applied/,
+    );
+  });
+
   it('a migration with transaction = false (CREATE INDEX CONCURRENTLY) applies and reverts outside a transaction', async () => {
     db = await createTestDatabase({ modules: [], migrate: false });
     class CreateItems1800000000021 implements MigrationInterface {
