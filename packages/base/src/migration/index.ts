@@ -1,2 +1,3 @@
 export * from './migration-runner';
 export * from './schema-drift';
+export * from './migrate';

@@ -1,10 +1,13 @@
 import { DataSource, Logger, Migration, MigrationExecutor, MigrationInterface, QueryRunner } from 'typeorm';
+import type { PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions';
 import { MigrationError, ValidationError } from '../errors';
 import { StrataModule, orderModules } from '../module';
 import { createDataSource } from '../database/database';
 
 export interface RunnerConnection {
   url: string;
+  /** TLS settings, as TypeORM's postgres driver takes them (or put `sslmode` in the URL). */
+  ssl?: PostgresDataSourceOptions['ssl'];
 }
 
 export interface RunnerOptions {
@@ -199,6 +202,7 @@ export class MigrationRunner {
         migrationsTableName: 'migrations',
         migrations: module.migrations,
         migrationsTransactionMode: 'each',
+        ...(this.connection.ssl === undefined ? {} : { ssl: this.connection.ssl }),
         ...(this.logger ? { logger: this.logger, logging: true } : {}),
       },
     });
