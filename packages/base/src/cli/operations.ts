@@ -9,8 +9,10 @@ import {
   MigrationRunner,
   assertRevertTarget,
   ModuleRunResult,
+  MigrationLintReport,
   ModuleStatus,
   checkSchemaDrift,
+  lintMigrations,
   requirementClosure,
 } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
@@ -124,6 +126,22 @@ export async function checkModuleDrift(
     }
     return checkSchemaDrift(db.url, module, installed);
   }, target);
+}
+
+/**
+ * Migration lint (squawk) of one module. Its migrations are applied from empty on
+ * a scratch database (in-memory unless `target` names an empty one), never on
+ * DATABASE_URL's: the lint must see each migration run on the tables before it.
+ */
+export async function lintModuleMigrations(
+  module: StrataModule,
+  installed: StrataModule[],
+  options: OperationOptions & { cwd?: string } = {},
+): Promise<MigrationLintReport> {
+  return withDatabase(
+    (db) => lintMigrations(db.url, module, installed, { cwd: options.cwd, log: options.log }),
+    options.target ?? { kind: 'embedded', dataDir: 'memory://' },
+  );
 }
 
 /** Writes `src/migrations/<timestamp>-<name>.ts` with the SQL that brings the schema in line with the entities. */
