@@ -6,7 +6,7 @@ const { createNodesFromFiles } = require('@nx/devkit');
 /**
  * Gives every package that declares `"strata": { "module": "<name>" }` in its
  * package.json the migration targets, so no package repeats them:
- * migrate, migrate:revert, migration:check, migration:generate.
+ * migrate, migrate:revert, migration:check, migration:lint, migration:generate.
  * Ordering, caching and parallelism rules are in nx.json's targetDefaults.
  * A package with `"strata": { "cli": "<file>" }` (the composer) migrates every
  * module through that CLI instead.
@@ -41,6 +41,7 @@ const createNodesV2 = [
                   : target('migrate', `Apply pending migrations of module ${module}`),
                 'migrate:revert': target('revert', `Revert module ${module}'s latest migration (--to <name> for more)`),
                 'migration:check': target('check', `Fail if module ${module}'s entities differ from its migrated schema`),
+                'migration:lint': target('lint', `Lint module ${module}'s migrations that change existing tables (squawk, .squawk.toml)`),
                 'migration:generate': target('generate', `Write a migration from module ${module}'s entity changes (--name <name>)`),
               },
             },

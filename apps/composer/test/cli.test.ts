@@ -7,6 +7,8 @@ import { installedModules } from '../src/modules';
 import { runCli } from '../src/cli-program';
 
 const run = promisify(execFile);
+const workspace = join(__dirname, '..', '..', '..');
+const moduleCli = join(workspace, 'packages/base/dist/cli/module-cli.js');
 
 /** Runs the CLI in-process against the test database and captures what it prints. */
 async function strata(args: string[], env: Record<string, string | undefined> = {}) {
@@ -63,6 +65,33 @@ describe('strata CLI', () => {
     expect(human.stdout).toContain('every tenant table forces row-level security');
   });
 
+  it("a module's own revert target sees the composer applied in the database and refuses, dropping nothing", async () => {
+    // What `nx run @strata/tasks:migrate:revert --to=0` runs: only tasks' requirement closure (base, tasks) is loaded.
+    // The composer's cross-module references: from tasks' tables to projects.
+    const composerKeys = () =>
+      db.query<{ name: string }>(
+        `SELECT conname AS name FROM pg_constraint WHERE connamespace = 'tasks'::regnamespace AND confrelid = 'projects.projects'::regclass ORDER BY 1`,
+      );
+    const keysBefore = await composerKeys();
+    expect(keysBefore).toHaveLength(2);
+    const tasksHistory = () => db.query(`SELECT name FROM tasks.migrations ORDER BY id`);
+    const historyBefore = await tasksHistory();
+
+    const refused = await run('node', [moduleCli, 'revert', '--to', '0', '--package', 'packages/tasks'], {
+      cwd: workspace,
+      env: { ...process.env, ...env },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^strata-module: Cannot revert tasks: composer still depend on it; revert them first/);
+    expect(await composerKeys()).toEqual(keysBefore);
+    expect(await tasksHistory()).toEqual(historyBefore);
+    const status = JSON.parse((await strata(['status', '--json'], env)).stdout);
+    expect(status.modules.every((m: { pending: string[] }) => m.pending.length === 0)).toBe(true);
+  });
+
   it('revert --to keeps that migration; status then shows the rest pending; migrate restores', async () => {
     // Base cannot go back while modules that require it are applied: those go first.
     const refused = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
@@ -80,6 +109,15 @@ describe('strata CLI', () => {
     expect(reverted.stdout).toBe(`base: reverted ${[...after].reverse().join(', ')}`);
     const status = JSON.parse((await strata(['status', '--json'], env)).stdout);
     expect(status.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual(after);
+    // --to a migration that is pending now: bad usage, nothing reverted.
+    const pending = await strata(['revert', '--module', 'base', '--to', 'CreateEnterTenant1795451000000'], env);
+    expect(pending.code).toBe(2);
+    expect(pending.stderr).toMatch(
+      /^strata: .*to \(migration CreateEnterTenant1795451000000 of module base is not applied \(it is pending\)/,
+    );
+    expect(
+      JSON.parse((await strata(['status', '--json'], env)).stdout).modules.find((m: { module: string }) => m.module === 'base').applied,
+    ).toHaveLength(3);
     expect((await strata(['migrate'], env)).stdout).toContain(`applied ${after.length}: ${after.join(', ')}`);
   });
 

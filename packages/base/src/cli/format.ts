@@ -1,5 +1,5 @@
 import { HealthReport, IntegrityReport } from '../health';
-import { DriftReport, ModuleRunResult, ModuleStatus } from '../migration';
+import { DriftReport, MigrationLintReport, ModuleRunResult, ModuleStatus } from '../migration';
 import { MaintenanceReport } from '../partitioning';
 
 /** Human output for the CLIs; `--json` prints the same objects as JSON instead. */
@@ -78,4 +78,21 @@ export function formatIntegrity(report: IntegrityReport): string {
       (c) => `  ${c.violations.length ? '✗' : '✓'} ${c.check}${c.violations.length ? `: ${c.violations.join(', ')}` : ''}`,
     ),
   ].join('\n');
+}
+
+export function formatLint(report: MigrationLintReport): string {
+  const lines = [
+    `Migration lint of ${report.module} (${report.squawk}): ${report.linted.length} migration(s) change existing tables, ${report.skipped.length} only create new objects (not linted)`,
+  ];
+  for (const migration of report.linted) {
+    const found = report.findings.filter((f) => f.migration === migration.name);
+    lines.push(`  ${found.length ? '✗' : '✓'} ${migration.name} (changes ${migration.changes.join(', ')})`);
+    for (const f of found) lines.push(`      ${f.rule} (line ${f.line}): ${f.message}`);
+  }
+  lines.push(
+    report.findings.length
+      ? `${report.findings.length} finding(s): fix them, or exclude the rule in .squawk.toml with the reason.`
+      : 'No findings.',
+  );
+  return lines.join('\n');
 }

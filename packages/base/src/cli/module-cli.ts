@@ -2,9 +2,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StrataError } from '../errors';
-import { formatDrift, formatMigrate, formatStatus } from './format';
+import { formatDrift, formatLint, formatMigrate, formatStatus } from './format';
 import { loadPackageModules } from './load-modules';
-import { checkModuleDrift, generateMigration, migrateModules, moduleStatus, revertModule } from './operations';
+import { checkModuleDrift, generateMigration, lintModuleMigrations, migrateModules, moduleStatus, revertModule } from './operations';
 
 const USAGE = `Usage: strata-module <command> [options]   (run in a module package's folder; Nx targets do)
 
@@ -13,12 +13,13 @@ Commands:
   revert [--to <name>]    revert the latest migration, or every one after <name> (0 = all)
   status                  applied / pending migrations
   check                   drift check: the entities match the migrated schema
+  lint                    migration lint: squawk on the SQL of every migration that changes an existing table
   generate --name <name>  write src/migrations/<timestamp>-<name>.ts from the entity changes
 
 Options: --package <dir>  the module package (default: the current folder)
          --json  machine-readable output;  --verbose  stack traces on errors
 Database: DATABASE_URL, or the embedded PGlite in STRATA_DATA_DIR (default .strata/pgdata).
-check/generate without DATABASE_URL use a scratch in-memory database migrated from empty.`;
+check/generate without DATABASE_URL use a scratch in-memory database migrated from empty; lint always does.`;
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -66,6 +67,11 @@ async function main(argv: string[]): Promise<number> {
       print(formatDrift(report), report);
       return report.statements.length === 0 ? 0 : 1;
     }
+    case 'lint': {
+      const report = await lintModuleMigrations(module, installed, { log });
+      print(formatLint(report), report);
+      return report.findings.length === 0 ? 0 : 1;
+    }
     case 'generate': {
       if (!values.name) {
         console.error('generate needs --name <kebab-name>');
@@ -93,6 +99,8 @@ main(process.argv.slice(2)).then(
     const message = error instanceof StrataError || !(error instanceof Error) ? String((error as Error).message ?? error) : error.message;
     console.error(`strata-module: ${message}`);
     if (verbose && error instanceof Error) console.error(error.stack);
-    process.exit(String((error as { code?: string }).code ?? '').startsWith('ERR_PARSE_ARGS') ? 2 : 1);
+    // Bad usage exits 2: unknown options, and a ValidationError, which here is about the arguments (e.g. --to).
+    const code = String((error as { code?: string }).code ?? '');
+    process.exit(code.startsWith('ERR_PARSE_ARGS') || code === 'VALIDATION_FAILED' ? 2 : 1);
   },
 );

@@ -9,8 +9,10 @@ import {
   MigrationRunner,
   assertRevertTarget,
   ModuleRunResult,
+  MigrationLintReport,
   ModuleStatus,
   checkSchemaDrift,
+  lintMigrations,
   requirementClosure,
 } from '../migration';
 import { MaintenanceReport, runMaintenance } from '../partitioning';
@@ -55,19 +57,12 @@ export async function revertModule(
   const module = modules.find((m) => m.name === moduleName);
   if (!module) throw new MigrationError(`Unknown module "${moduleName}" (installed: ${modules.map((m) => m.name).join(', ')})`);
   assertRevertTarget(module, to); // a bad --to is bad usage, whatever else is wrong
-  return withDatabase(async (db) => {
-    const runner = new MigrationRunner({ url: db.url }, { log: options.log });
-    // Refused while a module that needs this one is applied: its migrations may use
-    // anything this module created (a function its triggers call, say), however recent.
-    const dependents = new Set(modules.filter((m) => m.requires.includes(moduleName)).map((m) => m.name));
-    const blocking = (await runner.status(modules)).filter((s) => dependents.has(s.module) && s.applied.length > 0);
-    if (blocking.length) {
-      throw new MigrationError(
-        `Cannot revert ${moduleName}: ${blocking.map((s) => s.module).join(', ')} still depend on it; revert them first`,
-      );
-    }
-    return { module: moduleName, reverted: await runner.down(module, { to }) };
-  }, options.target);
+  // The runner refuses while a module that requires this one is applied, reading every
+  // module's history in the database: loaded or not (a module's own target loads only its closure).
+  return withDatabase(
+    async (db) => ({ module: moduleName, reverted: await new MigrationRunner({ url: db.url }, { log: options.log }).down(module, { to }) }),
+    options.target,
+  );
 }
 
 export async function moduleStatus(
@@ -131,6 +126,22 @@ export async function checkModuleDrift(
     }
     return checkSchemaDrift(db.url, module, installed);
   }, target);
+}
+
+/**
+ * Migration lint (squawk) of one module. Its migrations are applied from empty on
+ * a scratch database (in-memory unless `target` names an empty one), never on
+ * DATABASE_URL's: the lint must see each migration run on the tables before it.
+ */
+export async function lintModuleMigrations(
+  module: StrataModule,
+  installed: StrataModule[],
+  options: OperationOptions & { cwd?: string } = {},
+): Promise<MigrationLintReport> {
+  return withDatabase(
+    (db) => lintMigrations(db.url, module, installed, { cwd: options.cwd, log: options.log }),
+    options.target ?? { kind: 'embedded', dataDir: 'memory://' },
+  );
 }
 
 /** Writes `src/migrations/<timestamp>-<name>.ts` with the SQL that brings the schema in line with the entities. */
