@@ -1,4 +1,5 @@
 import { MigrationRunner, NotMigratedError, TenantError, ValidationError, baseModule, createDataSource, withTenant } from '@strata/base';
+import { EntityManager } from 'typeorm';
 import { useTestDatabase } from '@strata/testing';
 import { MAX_INT32, TaskDefinitionsService, TasksService, WorkQueueService, WorkflowsService, tasksModule } from '../src';
 import { createOrganization, expectNothingWritten, expectRefused, rowCounts } from './support';
@@ -38,11 +39,21 @@ describe('tasks services in a caller transaction, paging and errors', () => {
     ).rejects.toBe(failure);
     expect(await rowCounts(db)).toEqual(before);
 
-    await withTenant(db.dataSource, org, async (tx) => {
-      const task = await tasks.with(tx).enqueue(org, { title: 'committed' });
-      await queue.with(tx).claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
-      await queue.with(tx).complete(org, task.id, { workerId: 'w' });
-    });
+    const userId = '00000000-0000-4000-8000-0000000000aa';
+    const context = (tx: EntityManager) =>
+      tx.query(`SELECT current_setting('strata.user_id') AS user_id, current_setting('strata.actor') AS actor`);
+    await withTenant(
+      db.dataSource,
+      org,
+      async (tx) => {
+        const task = await tasks.with(tx).enqueue(org, { title: 'committed' });
+        await queue.with(tx).claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 });
+        await queue.with(tx).complete(org, task.id, { workerId: 'w' });
+        // The queue's functions act as the worker, then hand the transaction back as the caller entered it.
+        expect(await context(tx)).toEqual([{ user_id: userId, actor: 'reviewer' }]);
+      },
+      { userId, actor: 'reviewer' },
+    );
     expect(await statusesOf(org)).toEqual([{ title: 'committed', status: 'succeeded', executions: 1 }]);
   });
 

@@ -42,6 +42,8 @@ const migratedOn = new WeakMap<DataSource, Set<string>>();
 export class TenantScope {
   /** The organization a bound transaction was checked to be in. */
   private verifiedOrganization?: string;
+  /** Who acts in the bound transaction (audit log), as the caller entered it. */
+  private callerContext: { userId: string | null; actor: string | null } = { userId: null, actor: null };
 
   constructor(
     readonly connection: TenantConnection,
@@ -77,13 +79,17 @@ export class TenantScope {
    * One prepared statement (`queryPrepared`) for SQL functions that enter the
    * tenant themselves (`tasks.claim(organization_id, …)`): standalone it is a
    * transaction of its own, retried on conflict; bound, it runs inside the
-   * caller's transaction.
+   * caller's transaction, whose context (user, actor) is restored after it.
    */
   async queryPrepared<T = Record<string, unknown>>(organizationId: string, text: string, parameters: unknown[]): Promise<T[]> {
     const transaction = this.transaction;
     if (transaction) {
       await this.enter(transaction, organizationId);
-      return queryPrepared<T>(transaction, text, parameters).catch((error: unknown) => this.rethrow(error));
+      const rows = await queryPrepared<T>(transaction, text, parameters).catch((error: unknown) => this.rethrow(error));
+      // The function entered the tenant again, as its own actor: the rest of the caller's transaction is the caller's again.
+      const { userId, actor } = this.callerContext;
+      await transaction.query('SELECT base.enter_tenant($1, $2, $3)', [organizationId, userId, actor]);
+      return rows;
     }
     assertOrganizationId(organizationId);
     await this.assertMigrated();
@@ -110,10 +116,14 @@ export class TenantScope {
     }
     if (this.verifiedOrganization === wanted) return;
     // The organization comes from the transaction itself, not from what the caller says.
-    const [row]: { organization_id: string | null; missing: string[] }[] = await transaction.query(
-      `SELECT nullif(current_setting('strata.organization_id', true), '') AS organization_id, ARRAY(${UNMIGRATED}) AS missing`,
-      [this.modulesToCheck()],
-    );
+    const [row]: { organization_id: string | null; user_id: string | null; actor: string | null; missing: string[] }[] =
+      await transaction.query(
+        `SELECT nullif(current_setting('strata.organization_id', true), '') AS organization_id,
+                nullif(current_setting('strata.user_id', true), '') AS user_id,
+                nullif(current_setting('strata.actor', true), '') AS actor,
+                ARRAY(${UNMIGRATED}) AS missing`,
+        [this.modulesToCheck()],
+      );
     if (row.missing.length > 0) throw new NotMigratedError(row.missing[0]);
     if (row.organization_id === null) {
       throw new TenantError('the transaction given to .with() is not a tenant transaction: open it with withTenant() or enterTenant()');
@@ -122,6 +132,7 @@ export class TenantScope {
       throw new TenantError(`the transaction given to .with() works in organization ${row.organization_id}, not ${organizationId}`);
     }
     this.verifiedOrganization = wanted;
+    this.callerContext = { userId: row.user_id, actor: row.actor };
   }
 
   /** Standalone: one catalog query the first time this DataSource serves the module. */

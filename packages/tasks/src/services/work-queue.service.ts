@@ -64,8 +64,7 @@ export const DEFAULT_BACKOFF = { baseSeconds: 10, factor: 2, maxSeconds: 3600 } 
  * inside one organization (row-level security), built so that many workers on
  * separate connections never claim the same task twice. Bound to a caller's
  * transaction (`.with(tx)`), the calls run inside it instead (the queue's SQL
- * functions re-enter the same organization with the worker as actor, which the
- * rest of that transaction then keeps).
+ * functions act as the worker; the caller's user and actor are restored after).
  */
 export class WorkQueueService extends TenantService {
   constructor(connection: TenantConnection) {
