@@ -262,18 +262,18 @@ async function appliedDependents(queryRunner: QueryRunner, moduleName: string): 
   );
   const dependents: string[] = [];
   for (const { module, mark } of histories) {
-    const marked = mark?.startsWith(REQUIRES_MARK) ?? false;
-    const requires = marked
-      ? mark!
+    // undefined: a history without the mark, which cannot say what its module requires
+    const requires = mark?.startsWith(REQUIRES_MARK)
+      ? mark
           .slice(REQUIRES_MARK.length)
           .split(',')
           .map((m) => m.trim())
-      : [];
-    if (marked && !requires.includes(moduleName)) continue;
+      : undefined;
+    if (requires && !requires.includes(moduleName)) continue;
     const [{ applied }] = await queryRunner.query(
       `SELECT EXISTS (SELECT 1 FROM "${module.replace(/"/g, '""')}"."migrations") AS "applied"`,
     );
-    if (applied) dependents.push(marked ? module : `${module} (its history does not say what it requires: migrate it once)`);
+    if (applied) dependents.push(requires ? module : `${module} (its history does not say what it requires: migrate it once)`);
   }
   return dependents;
 }
