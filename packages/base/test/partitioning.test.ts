@@ -676,7 +676,7 @@ describe('partitioning migration up → down → up', () => {
     expect(await runner.up([partitioningModule])).toEqual([{ module: 'base', applied: ['Partitioning1795443200000'] }]);
     const migrated = await catalogSnapshot(db, ['base']);
     expect(migrated.filter((line) => line.startsWith('table base.partition_policies '))).toEqual([
-      expect.stringMatching(/^table base\.partition_policies kind=r rls=false\/false acl=/),
+      expect.stringMatching(/^table base\.partition_policies kind=r rls=false\/false owner=\S+ acl=/),
     ]);
     expect(functionNames(migrated)).toEqual([...functionNames(core), ...PARTITIONING_FUNCTIONS].sort());
 
