@@ -140,15 +140,17 @@ async function serverDatabase(serverUrl: string, modules: StrataModule[], migrat
 }
 
 /**
- * The template is named after a hash of the modules' migrations (their code), so
- * any change to a migration gets a new template; concurrent test workers build it
+ * The template is named after a hash of the modules' migrations (their code) and
+ * of the runner that applied them (it writes the history tables and their marks), so
+ * any change to either gets a new template; concurrent test workers build it
  * once under an advisory lock. The month is part of the name too: partitions are
  * made ahead of the month the template was built in, and a new month gets a new one.
  */
 async function ensureTemplate(serverUrl: string, modules: StrataModule[]): Promise<string> {
   const fingerprint = createHash('sha1')
     .update(new Date().toISOString().slice(0, 7))
-    .update(modules.map((m) => `${m.name}:${m.migrations.map((c) => `${c.name}=${c.toString()}`).join(',')}`).join('|'))
+    .update(MigrationRunner.toString())
+    .update(modules.map((m) => `${m.name}<${m.requires}>:${m.migrations.map((c) => `${c.name}=${c.toString()}`).join(',')}`).join('|'))
     .digest('hex')
     .slice(0, 16);
   const template = `strata_tpl_${fingerprint}`;

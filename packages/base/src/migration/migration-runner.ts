@@ -189,6 +189,25 @@ export class MigrationRunner {
     }
   }
 
+  /** The module's schema and history table, marked with what the module requires. Part of the class, so test templates follow its changes. */
+  private async ensureHistoryTable(queryRunner: QueryRunner, module: StrataModule, create: boolean): Promise<void> {
+    if (!create) return; // status never writes
+    const schema = module.name;
+    await queryRunner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await queryRunner.query(
+      `CREATE TABLE IF NOT EXISTS "${schema}"."migrations" (
+         "id" serial NOT NULL,
+         "timestamp" bigint NOT NULL,
+         "name" character varying NOT NULL,
+         "applied_at" timestamptz NOT NULL DEFAULT now(),
+         CONSTRAINT "migrations_pkey" PRIMARY KEY ("id"))`,
+    );
+    // What the module requires travels with its history, so a revert run with only some
+    // modules loaded (a module's own Nx target) still sees who depends on what.
+    const mark = `${REQUIRES_MARK} ${module.requires.join(',')}`.trim();
+    await queryRunner.query(`COMMENT ON TABLE "${schema}"."migrations" IS '${mark.replace(/'/g, "''")}'`);
+  }
+
   private async withModule<T>(
     module: StrataModule,
     work: (executor: MigrationExecutor, queryRunner: QueryRunner) => Promise<T>,
@@ -214,7 +233,7 @@ export class MigrationRunner {
         await queryRunner.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', ['strata.migrate', module.name]);
       }
       await queryRunner.query(`SET lock_timeout = '${this.lockTimeout.replace(/'/g, '')}'`);
-      await ensureHistoryTable(queryRunner, module, lock);
+      await this.ensureHistoryTable(queryRunner, module, lock);
       const executor = new MigrationExecutor(dataSource, queryRunner);
       executor.transaction = 'each';
       return await work(executor, queryRunner);
@@ -222,24 +241,6 @@ export class MigrationRunner {
       await releaseQuietly(queryRunner, dataSource, lock);
     }
   }
-}
-
-async function ensureHistoryTable(queryRunner: QueryRunner, module: StrataModule, create: boolean): Promise<void> {
-  if (!create) return; // status never writes
-  const schema = module.name;
-  await queryRunner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  await queryRunner.query(
-    `CREATE TABLE IF NOT EXISTS "${schema}"."migrations" (
-       "id" serial NOT NULL,
-       "timestamp" bigint NOT NULL,
-       "name" character varying NOT NULL,
-       "applied_at" timestamptz NOT NULL DEFAULT now(),
-       CONSTRAINT "migrations_pkey" PRIMARY KEY ("id"))`,
-  );
-  // What the module requires travels with its history, so a revert run with only some
-  // modules loaded (a module's own Nx target) still sees who depends on what.
-  const mark = `${REQUIRES_MARK} ${module.requires.join(',')}`.trim();
-  await queryRunner.query(`COMMENT ON TABLE "${schema}"."migrations" IS '${mark.replace(/'/g, "''")}'`);
 }
 
 /** `COMMENT ON TABLE <schema>.migrations IS 'strata:requires base,projects'`: written by the runner on every migrate and revert. */
@@ -262,18 +263,18 @@ async function appliedDependents(queryRunner: QueryRunner, moduleName: string): 
   );
   const dependents: string[] = [];
   for (const { module, mark } of histories) {
-    const marked = mark?.startsWith(REQUIRES_MARK) ?? false;
-    const requires = marked
-      ? mark!
+    // undefined: a history without the mark, which cannot say what its module requires
+    const requires = mark?.startsWith(REQUIRES_MARK)
+      ? mark
           .slice(REQUIRES_MARK.length)
           .split(',')
           .map((m) => m.trim())
-      : [];
-    if (marked && !requires.includes(moduleName)) continue;
+      : undefined;
+    if (requires && !requires.includes(moduleName)) continue;
     const [{ applied }] = await queryRunner.query(
       `SELECT EXISTS (SELECT 1 FROM "${module.replace(/"/g, '""')}"."migrations") AS "applied"`,
     );
-    if (applied) dependents.push(marked ? module : `${module} (its history does not say what it requires: migrate it once)`);
+    if (applied) dependents.push(requires ? module : `${module} (its history does not say what it requires: migrate it once)`);
   }
   return dependents;
 }
