@@ -167,6 +167,17 @@ describe('vector columns', () => {
     expect(byL2.ids).toEqual([3, 2]);
   });
 
+  it('builds and drops an index concurrently, outside a transaction, for a table that must stay writable', async () => {
+    const innerProduct = { table: 'vector_test.documents', column: 'embedding', ops: 'vector_ip_ops' } as const;
+    const name = await createHnswIndex(db.dataSource, innerProduct, { concurrently: true });
+    expect(name).toBe('documents_embedding_ip_idx');
+    expect(
+      await db.query(`SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = 'vector_test.documents_embedding_ip_idx'::regclass`),
+    ).toEqual([{ valid: true }]);
+    await dropHnswIndex(db.dataSource, innerProduct, { concurrently: true });
+    expect(await db.query(`SELECT to_regclass('vector_test.documents_embedding_ip_idx') AS idx`)).toEqual([{ idx: null }]);
+  });
+
   it("each migration's down restores the catalog its up found", async () => {
     await new MigrationRunner({ url: db.url }).down(vectorModule, { to: '0' });
     await expectEachMigrationReverts(db, vectorModule, { requires: [baseModule] });

