@@ -4,6 +4,8 @@ import {
   OrganizationsService,
   TenantTable,
   addForeignKey,
+  unvalidateForeignKey,
+  validateForeignKey,
   baseModule,
   createTenantTable,
   dropTenantTable,
@@ -152,7 +154,7 @@ describe('tenant tables', () => {
     expect(await violations()).toEqual({});
   });
 
-  it('a foreign key added NOT VALID is reported until it is validated; addForeignKey adds it that way and validates it', async () => {
+  it('a foreign key added NOT VALID is reported until it is validated; addForeignKey adds it that way, validateForeignKey validates it', async () => {
     await createTenantTable(db, notes);
     await createTenantTable(db, {
       table: 'keys_test.comments',
@@ -175,13 +177,18 @@ describe('tenant tables', () => {
     expect(await violations()).toEqual({});
 
     await db.query('ALTER TABLE keys_test.comments DROP CONSTRAINT comments_organization_id_note_id_fkey');
-    await addForeignKey(db, reference);
-    expect(
-      await db.query(
+    const state = () =>
+      db.query(
         `SELECT convalidated, obj_description(oid, 'pg_constraint') AS comment FROM pg_constraint WHERE conname = 'comments_organization_id_note_id_fkey'`,
-      ),
-    ).toEqual([{ convalidated: true, comment: 'strata:manual cross-module reference' }]);
+      );
+    await addForeignKey(db, reference);
+    expect(await state()).toEqual([{ convalidated: false, comment: 'strata:manual cross-module reference' }]);
+    await validateForeignKey(db, reference);
+    expect(await state()).toEqual([{ convalidated: true, comment: 'strata:manual cross-module reference' }]);
     expect(await violations()).toEqual({});
+    await unvalidateForeignKey(db, reference);
+    expect(await state()).toEqual([{ convalidated: false, comment: 'strata:manual cross-module reference' }]);
+    await validateForeignKey(db, reference);
     // The key holds: a comment on another organization's note is refused.
     await withTenant(db.dataSource, b, (m) =>
       m.query(`INSERT INTO keys_test.notes (organization_id, title, slug) VALUES ($1, 'b', 'b')`, [b]),

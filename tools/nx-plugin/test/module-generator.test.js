@@ -88,9 +88,9 @@ describe('nx g @strata/nx-plugin:module', () => {
     expect(read('packages/events/src/index.ts')).toContain("export { eventsModule } from './events.module';");
     const migration = read('packages/events/src/migrations/1796201000000-create-events-schema.ts');
     expect(migration).toContain("name = 'CreateEventsSchema1796201000000'");
-    expect(migration).toContain('CREATE TABLE "events"."examples"');
-    expect(migration).toContain(`SELECT base.enable_tenant_rls('events.examples')`);
-    expect(migration).toContain(`SELECT base.disable_tenant_rls('events.examples')`);
+    expect(migration).toContain(`table: 'events.examples'`);
+    expect(migration).toContain('await createTenantTable(q, examples);');
+    expect(migration).toContain('await dropTenantTable(q, examples);');
     expect(read('packages/events/src/entities/example.entity.ts')).toContain("@Entity({ schema: 'events', name: 'examples' })");
     expect(read('packages/events/test/schema.test.ts')).toContain("from '@strata/testing'");
     for (const path of created.filter((p) => p.endsWith('.ts')))

@@ -1,9 +1,10 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { ForeignKey, addForeignKey, dropForeignKey } from '@strata/base';
 
-const REFERENCING = ['workflows', 'tasks'];
+export const PROJECT_REFERENCING_TABLES = ['workflows', 'tasks'];
+const REFERENCING = PROJECT_REFERENCING_TABLES;
 
-function projectReference(table: string): ForeignKey {
+export function projectReference(table: string): ForeignKey {
   return {
     table: `tasks.${table}`,
     name: `${table}_organization_id_project_id_fkey`,
@@ -20,8 +21,9 @@ function projectReference(table: string): ForeignKey {
  * on distributed tables, while a BEFORE DELETE trigger whose statements name
  * the organization works on one server and on Citus alike. The references
  * become plain (NO ACTION) ones, checked when the statement ends, after the
- * trigger has cleared them. They are re-added `NOT VALID` and then validated
- * (addForeignKey), so the pattern is the one a large existing table needs.
+ * trigger has cleared them. They are re-added `NOT VALID` (addForeignKey) and
+ * validated by the next migration in a transaction of its own, so a large
+ * existing table is write-locked only for the instant of each ALTER.
  * The trigger runs as the deleting role: row-level security keeps it inside
  * the project's organization, and strata_app may update project_id.
  */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MigrationInterface, QueryRunner } from 'typeorm';
 import { ConfigurationError } from '../errors';
@@ -117,7 +117,7 @@ export async function lintMigrations(
       ];
       findings.push(...(await runSquawk(squawk, args, cwd)));
     }
-    const version = (await promisify(execFile)(process.execPath, [squawk, '--version'], { cwd })).stdout.trim();
+    const version = (await promisify(execFile)(squawk, ['--version'], { cwd })).stdout.trim();
     return {
       module: module.name,
       squawk: version,
@@ -184,12 +184,18 @@ async function tableFingerprints(db: Queryable): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.name, r.digest]));
 }
 
-/** squawk-cli's entry point, resolved from `cwd` (a devDependency of the workspace). */
+/**
+ * squawk's binary for this machine, resolved from `cwd`. squawk-cli is a thin launcher over one package per
+ * platform, and the registry this project installs from serves only `@squawk-cli/linux-x64` (the launcher's
+ * other platform packages are missing there, which breaks `npm ci`), so the workspace depends on the platform
+ * package itself, as an optional dependency.
+ */
 function squawkBin(cwd: string): string {
+  const platformPackage = `@squawk-cli/${process.platform}-${process.arch}`;
   try {
-    return join(dirname(createRequire(join(cwd, 'package.json')).resolve('squawk-cli/package.json')), 'js', 'bin', 'squawk');
+    return createRequire(join(cwd, 'package.json')).resolve(`${platformPackage}/bin/squawk${process.platform === 'win32' ? '.exe' : ''}`);
   } catch {
-    throw new ConfigurationError('Migration lint needs squawk: npm install --save-dev squawk-cli');
+    throw new ConfigurationError(`Migration lint needs squawk's binary for this platform: npm install --no-save ${platformPackage}@2.66.0`);
   }
 }
 
@@ -203,7 +209,7 @@ interface SquawkViolation {
 async function runSquawk(bin: string, args: string[], cwd: string): Promise<MigrationLintFinding[]> {
   // squawk exits 1 when it finds something; its JSON report is on stdout either way.
   const stdout = await new Promise<string>((resolve, reject) => {
-    const child = execFile(process.execPath, [bin, ...args], { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
+    const child = execFile(bin, args, { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, out, err) => {
       if (!error || out.trim().startsWith('[')) resolve(out);
       else reject(new ConfigurationError(`squawk failed: ${err.trim() || error.message}`));
     });

@@ -79,13 +79,13 @@ export interface ForeignKey {
 }
 
 /**
- * Adds a foreign key `NOT VALID`, then validates it. Adding takes a SHARE ROW
- * EXCLUSIVE lock but reads nothing; VALIDATE CONSTRAINT reads the table under
- * SHARE UPDATE EXCLUSIVE, which lets writes go on. In a migration that runs
- * without a transaction (`transaction = false`) the write lock is therefore
- * held only for the instant of the ALTER, however large the table is; in a
- * transactional migration both locks last until it commits, and the result is
- * the same constraint. base.validate_integrity() accepts the key once validated.
+ * Adds a foreign key `NOT VALID`: it holds for every row written from then on,
+ * and the ALTER takes its SHARE ROW EXCLUSIVE lock for an instant, reading
+ * nothing, however large the table is. Validate it with
+ * {@link validateForeignKey} in the **next** migration: that reads the table
+ * under SHARE UPDATE EXCLUSIVE, which lets writes go on — but only in a
+ * transaction of its own; in the same one the write lock would last through
+ * the scan. base.validate_integrity() reports the key until it is validated.
  */
 export async function addForeignKey(q: Queryable, fk: ForeignKey): Promise<void> {
   const table = quoteTable(fk.table);
@@ -95,7 +95,17 @@ export async function addForeignKey(q: Queryable, fk: ForeignKey): Promise<void>
       `REFERENCES ${quoteTable(fk.references.table)} (${fk.references.columns.map(quote).join(', ')})${onDelete} NOT VALID`,
   );
   if (fk.comment !== undefined) await q.query(`COMMENT ON CONSTRAINT ${quote(fk.name)} ON ${table} IS ${literal(fk.comment)}`);
-  await q.query(`ALTER TABLE ${table} VALIDATE CONSTRAINT ${quote(fk.name)}`);
+}
+
+/** Checks the rows written before {@link addForeignKey} added the key (a migration of its own). */
+export async function validateForeignKey(q: Queryable, fk: Pick<ForeignKey, 'table' | 'name'>): Promise<void> {
+  await q.query(`ALTER TABLE ${quoteTable(fk.table)} VALIDATE CONSTRAINT ${quote(fk.name)}`);
+}
+
+/** The `down` of {@link validateForeignKey}: PostgreSQL cannot un-validate a key, so it is added again `NOT VALID`. */
+export async function unvalidateForeignKey(q: Queryable, fk: ForeignKey): Promise<void> {
+  await dropForeignKey(q, fk);
+  await addForeignKey(q, fk);
 }
 
 export async function dropForeignKey(q: Queryable, fk: Pick<ForeignKey, 'table' | 'name'>): Promise<void> {
