@@ -111,6 +111,27 @@ describe('tenancy', () => {
     expect(after.role).not.toBe('strata_app');
   });
 
+  it('lists members a page at a time, each once, oldest first, with their users; only its own organization', async () => {
+    const org = (await orgs.create({ name: 'Paged', slug: 'paged-members' })).id;
+    const emails: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      emails.push((await orgs.inviteMember(org, { email: `member-${i}@paged.example`, name: `Member ${i}`, role: 'member' })).user.email);
+    }
+    await orgs.inviteMember(b, { email: 'elsewhere@paged.example', name: 'Elsewhere', role: 'member' });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await orgs.listMembers(org, { limit: 2, cursor });
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items.map((m) => m.user.email));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(seen).toEqual(emails);
+    expect(pages).toBe(3);
+  });
+
   it('refuses work without a valid organization id', async () => {
     await expect(withTenant(db.dataSource, 'not-a-uuid', async () => 1)).rejects.toThrow(TenantError);
   });

@@ -46,7 +46,7 @@ describe('services in a caller transaction (TenantService.with)', () => {
       GRANT SELECT, INSERT ON scope_test.notes TO strata_app;`);
   });
 
-  const members = async (org: string) => (await orgs.listMembers(org)).map((m) => m.userId);
+  const members = async (org: string) => (await orgs.listMembers(org)).items.map((m) => m.userId);
   const notes = async (org: string) =>
     (await db.query<{ body: string }>('SELECT body FROM scope_test.notes WHERE organization_id = $1 ORDER BY body', [org])).map(
       (r) => r.body,
@@ -62,7 +62,7 @@ describe('services in a caller transaction (TenantService.with)', () => {
         const { userId } = await orgs.with(tx).inviteMember(a, invite);
         await note(tx, a, 'rolled back');
         // Inside the transaction the membership is already there.
-        expect((await orgs.with(tx).listMembers(a)).map((m) => m.userId)).toEqual([userId]);
+        expect((await orgs.with(tx).listMembers(a)).items.map((m) => m.userId)).toEqual([userId]);
         throw failure;
       }),
     ).rejects.toBe(failure);

@@ -5,6 +5,8 @@ import { baseModule } from '../base.module';
 import { ForbiddenError, NotFoundError, ValidationError, sqlStateOf, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
+import { hydrate } from '../mapping';
+import { Page, PageInput, keysetPage } from '../pagination';
 import { TenantConnection, TenantContext, TenantService } from '../tenancy';
 import { validateId, validateInput } from '../validation';
 
@@ -138,9 +140,30 @@ export class OrganizationsService extends TenantService {
     return this.scope.run(organizationId, (m) => m.getRepository(User).findOneBy({ email: email.trim().toLowerCase() }));
   }
 
-  async listMembers(organizationId: string): Promise<OrganizationMembership[]> {
-    return this.scope.run(organizationId, (m) =>
-      m.getRepository(OrganizationMembership).find({ where: { organizationId }, relations: { user: true }, order: { createdAt: 'ASC' } }),
-    );
+  /** The organization's members with their users, oldest membership first, a page at a time. */
+  async listMembers(organizationId: string, options: PageInput = {}): Promise<Page<OrganizationMembership & { user: User }>> {
+    const page = await validateInput(PageInput, options, 'member list');
+    return this.scope.run(organizationId, async (m) => {
+      const { items, nextCursor } = await keysetPage<Record<string, unknown> & { user: Record<string, unknown> }>(
+        m,
+        {
+          list: 'members',
+          select: 'om.*, to_jsonb(u) AS "user"',
+          from: 'base.organization_memberships om JOIN base.users u ON u.id = om.user_id',
+          where: ['om.organization_id = $1'],
+          parameters: [organizationId],
+          orderBy: [
+            { expression: 'om.created_at', type: 'timestamptz' },
+            { expression: 'om.id', type: 'uuid' },
+          ],
+        },
+        page,
+        'member list',
+      );
+      const members = hydrate(m, OrganizationMembership, items).map((membership, i) =>
+        Object.assign(membership, { user: hydrate(m, User, [items[i].user])[0] }),
+      );
+      return { items: members, nextCursor };
+    });
   }
 }
