@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import {
@@ -140,7 +141,9 @@ async function serverDatabase(serverUrl: string, modules: StrataModule[], migrat
 }
 
 /**
- * The template is named after a hash of the modules' migrations (their code) and
+ * The template is named after a hash of the modules' migrations (their code, and
+ * the source files they come from when the workspace has them: a migration may use
+ * constants declared beside its class, which the class's own text does not show) and
  * of the runner that applied them (it writes the history tables and their marks), so
  * any change to either gets a new template; concurrent test workers build it
  * once under an advisory lock. The month is part of the name too: partitions are
@@ -151,6 +154,7 @@ async function ensureTemplate(serverUrl: string, modules: StrataModule[]): Promi
     .update(new Date().toISOString().slice(0, 7))
     .update(MigrationRunner.toString())
     .update(modules.map((m) => `${m.name}<${m.requires}>:${m.migrations.map((c) => `${c.name}=${c.toString()}`).join(',')}`).join('|'))
+    .update(migrationSources(modules))
     .digest('hex')
     .slice(0, 16);
   const template = `strata_tpl_${fingerprint}`;
@@ -170,6 +174,32 @@ async function ensureTemplate(serverUrl: string, modules: StrataModule[]): Promi
     }
   });
   return template;
+}
+
+/**
+ * The text of the migration files of a workspace (`{packages,apps}/<package>/src/migrations/<timestamp>-*.ts`)
+ * whose timestamps the modules' migrations carry, found from the working directory upwards; empty outside one.
+ */
+function migrationSources(modules: StrataModule[]): string {
+  const wanted = new Set(modules.flatMap((m) => m.migrations.map((c) => c.name.slice(-13))));
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'nx.json'))) {
+      const files = ['packages', 'apps'].flatMap((group) =>
+        existsSync(join(dir, group))
+          ? readdirSync(join(dir, group)).flatMap((pkg) => {
+              const migrations = join(dir, group, pkg, 'src', 'migrations');
+              return existsSync(migrations) ? readdirSync(migrations).map((file) => join(migrations, file)) : [];
+            })
+          : [],
+      );
+      return files
+        .filter((file) => wanted.has(/(\d{13})-[^/\\]*\.ts$/.exec(file)?.[1] ?? ''))
+        .sort()
+        .map((file) => readFileSync(file, 'utf8'))
+        .join('\0');
+    }
+    if (dirname(dir) === dir) return '';
+  }
 }
 
 /** Test databases and templates carry this mark and their creation time, so leftovers can be found. */
