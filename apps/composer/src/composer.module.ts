@@ -10,7 +10,7 @@ import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/17962
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks'],
+  requires: ['base', 'projects', 'tasks', 'events'],
   entities: [],
   migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000],
 });
