@@ -1,2 +1,3 @@
 export * from './entities';
 export { eventsModule } from './events.module';
+export * from './signatures';
