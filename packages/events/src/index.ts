@@ -1,3 +1,5 @@
 export * from './entities';
 export { eventsModule } from './events.module';
 export * from './signatures';
+export * from './normalize';
+export * from './services';

@@ -6,11 +6,11 @@ import type { EventSource } from './stored-event.entity';
  * The dedupe record of one delivery: `(organization_id, source, delivery_id)`
  * is its key, so a second copy (a manual redelivery keeps GitHub's
  * `X-GitHub-Delivery`) finds the first one's event id. Not partitioned and
- * kept longer than the events it names (`events.expire_receipts`): the event
+ * kept longer than the events it names (`EventsService.expireReceipts`): the event
  * may already be gone with its partition, the receipt still answers.
  */
 @Entity({ schema: 'events', name: 'event_receipts' })
-@Index(['firstReceivedAt'])
+@Index(['organizationId', 'lastReceivedAt'])
 @Check('event_receipts_source_check', `"source" IN ('github', 'linear', 'slack', 'generic', 'internal')`)
 export class EventReceipt {
   @PrimaryColumn({ type: 'uuid' })

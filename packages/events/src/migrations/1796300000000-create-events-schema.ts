@@ -59,7 +59,7 @@ export const EVENTS: TenantTable = {
 
 /**
  * One row per (source, delivery id) ever received: the dedupe horizon. Not
- * partitioned, and kept longer than the events (events.expire_receipts), so a
+ * partitioned, and kept longer than the events (EventsService.expireReceipts), so a
  * redelivery after the event's partition was dropped is still recognised.
  * The event is named by id and occurred_at, without a foreign key: it outlives it.
  */
@@ -176,7 +176,7 @@ const INDEXES = [
   `CREATE INDEX "events_organization_id_repository_id_occurred_at_idx" ON "events"."events" ("organization_id", "repository_id", "occurred_at")`,
   `CREATE INDEX "events_organization_id_repository_full_name_occurred_at_idx" ON "events"."events" ("organization_id", "repository_full_name", "occurred_at")`,
   `CREATE INDEX "events_organization_id_event_type_occurred_at_idx" ON "events"."events" ("organization_id", "event_type", "occurred_at")`,
-  `CREATE INDEX "event_receipts_first_received_at_idx" ON "events"."event_receipts" ("first_received_at")`,
+  `CREATE INDEX "event_receipts_organization_id_last_received_at_idx" ON "events"."event_receipts" ("organization_id", "last_received_at")`,
   `CREATE INDEX "deliveries_organization_id_event_id_idx" ON "events"."deliveries" ("organization_id", "event_id")`,
   `CREATE INDEX "deliveries_organization_id_subscription_id_idx" ON "events"."deliveries" ("organization_id", "subscription_id")`,
   `CREATE INDEX "delivery_attempts_organization_id_delivery_id_attempt_idx" ON "events"."delivery_attempts" ("organization_id", "delivery_id", "attempt")`,
