@@ -3,3 +3,4 @@ export { eventsModule } from './events.module';
 export * from './signatures';
 export * from './normalize';
 export * from './services';
+export * from './receiver';

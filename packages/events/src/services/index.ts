@@ -1,1 +1,2 @@
 export * from './events.service';
+export * from './webhook-endpoints.service';
