@@ -4,3 +4,4 @@ export * from './signatures';
 export * from './normalize';
 export * from './services';
 export * from './receiver';
+export * from './worker';

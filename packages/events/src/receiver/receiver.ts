@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import type { EndpointSource } from '../entities';
 import { EnvelopeError, EventEnvelope, genericEnvelope, githubEnvelope, linearEnvelope, slackEnvelope } from '../normalize';
-import { EventsService } from '../services/events.service';
+import { EventsService, IngestResult } from '../services/events.service';
 import { WebhookEndpointsService, parseEndpointToken } from '../services/webhook-endpoints.service';
 import { Headers, SignatureCheck, verifyGitHub, verifyLinear, verifySlack, verifyStandardWebhook } from '../signatures';
 
@@ -18,6 +18,8 @@ export interface WebhookReceiverOptions {
   now?: () => number;
   /** One line per failure of the receiver itself; never a secret, a signature or a body. */
   log?: (line: string) => void;
+  /** After each stored event (e.g. to wake a delivery worker in the same process). */
+  onIngested?: (organizationId: string, result: IngestResult) => void;
 }
 
 /** Counters since the receiver started; `refused` by reason (unknown_endpoint, bad_signature, too_large …). */
@@ -76,6 +78,7 @@ export class WebhookReceiver {
   private readonly maxBodyBytes: number;
   private readonly now: () => number;
   private readonly log: (line: string) => void;
+  private readonly onIngested?: (organizationId: string, result: IngestResult) => void;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(dataSource: DataSource, options: WebhookReceiverOptions = {}) {
@@ -84,6 +87,7 @@ export class WebhookReceiver {
     this.maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
     this.now = options.now ?? Date.now;
     this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.onIngested = options.onIngested;
     this.server = createServer((request, response) => void this.handle(request, response));
   }
 
@@ -184,6 +188,7 @@ export class WebhookReceiver {
     });
     if (result.duplicate) this.metrics.duplicates++;
     else this.metrics.stored++;
+    this.onIngested?.(target.organizationId, result);
     return { status: 200, body: { eventId: result.eventId, duplicate: result.duplicate } };
   }
 
