@@ -165,6 +165,12 @@ SELECT r.delivery_id, r.source, r.event_id, r.event_occurred_at,
  */
 export const RECEIPT_RETENTION = '25 months';
 
+/** The references the composer adds to events (to the projects module), by the input field they check. */
+const REFERENCE_FIELDS = {
+  events_organization_id_repository_id_fkey: ['repositoryId'],
+  events_organization_id_project_id_fkey: ['projectId'],
+};
+
 /** At most this many events in one ingestMany call (one statement). */
 export const MAX_INGEST_BATCH = 1000;
 
@@ -209,7 +215,7 @@ export class EventsService extends TenantService {
         await this.resolveRepositories(tx, organizationId, rows);
         return queryPrepared<IngestedRow>(tx, INGEST, [organizationId, ...columns(rows)]);
       })
-      .catch((error: unknown) => translateDatabaseError(error, 'event'));
+      .catch((error: unknown) => translateDatabaseError(error, 'event', REFERENCE_FIELDS));
     const byKey = new Map(results.map((r) => [`${r.source}\u0000${r.delivery_id}`, r]));
     const firstOfBatch = new Set<string>();
     return valid.map((event) => {
