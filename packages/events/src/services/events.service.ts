@@ -151,11 +151,11 @@ fanned AS (
      AND (sub.repository_full_name IS NULL OR lower(s.repository_full_name) = lower(sub.repository_full_name))
   RETURNING event_id
 )
-SELECT r.delivery_id, r.source, r.event_id, r.event_occurred_at,
-       NOT EXISTS (SELECT 1 FROM stored s WHERE s.id = r.event_id) AS duplicate,
-       (SELECT count(*)::int FROM fanned f WHERE f.event_id = r.event_id) AS deliveries,
+SELECT r.delivery_id, r.source, r.event_id, r.event_occurred_at, s.id IS NULL AS duplicate, coalesce(f.n, 0) AS deliveries,
        (SELECT count(*) FROM (SELECT pg_notify('${DELIVERIES_CHANNEL}', $1::text) WHERE EXISTS (SELECT 1 FROM fanned)) n) AS notified
-  FROM receipts r`;
+  FROM receipts r
+  LEFT JOIN stored s ON s.id = r.event_id
+  LEFT JOIN (SELECT event_id, count(*)::int AS n FROM fanned GROUP BY event_id) f ON f.event_id = r.event_id`;
 
 /**
  * How long a delivery id is remembered after it was last received: longer
