@@ -2,6 +2,7 @@ import { defineModule } from '@strata/base';
 import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-link-tasks-to-projects';
 import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/1796203600000-clear-project-references-by-trigger';
 import { ValidateProjectReferences1796203700000 } from './migrations/1796203700000-validate-project-references';
+import { LinkEventsToProjects1796300100000 } from './migrations/1796300100000-link-events-to-projects';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -11,7 +12,12 @@ import { ValidateProjectReferences1796203700000 } from './migrations/17962037000
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks'],
+  requires: ['base', 'projects', 'tasks', 'events'],
   entities: [],
-  migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000, ValidateProjectReferences1796203700000],
+  migrations: [
+    LinkTasksToProjects1795449600000,
+    ClearProjectReferencesByTrigger1796203600000,
+    ValidateProjectReferences1796203700000,
+    LinkEventsToProjects1796300100000,
+  ],
 });

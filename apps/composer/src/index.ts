@@ -1,3 +1,4 @@
 export { composerModule } from './composer.module';
 export { installedModules } from './modules';
 export { buildCli, runCli } from './cli-program';
+export * from './events';

@@ -2,11 +2,12 @@
 import { parseArgs } from 'node:util';
 import { Result, Scenario, Target, printTable } from './harness';
 import { claimThroughput } from './scenarios/claim-throughput';
+import { batchIngest, outboxDrain, receiverEndToEnd } from './scenarios/events';
 import { instantiateWorkflow } from './scenarios/instantiate-workflow';
 import { migrateBase } from './scenarios/migrate-base';
 
 /** Every scenario; module issues add theirs here. */
-const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow];
+const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow, receiverEndToEnd, batchIngest, outboxDrain];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
