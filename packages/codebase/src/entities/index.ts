@@ -1,0 +1,5 @@
+export * from './codebase.entity';
+export * from './snapshot.entity';
+export * from './file-analysis.entity';
+export * from './code-element.entity';
+export * from './element-relation.entity';

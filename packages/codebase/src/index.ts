@@ -1,0 +1,2 @@
+export * from './entities';
+export { codebaseModule } from './codebase.module';
