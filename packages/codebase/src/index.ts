@@ -1,2 +1,3 @@
 export * from './entities';
+export * from './analyzer';
 export { codebaseModule } from './codebase.module';
