@@ -148,6 +148,8 @@ const elementRelations: TenantTable = {
 
 const TABLES = [codebases, snapshots, fileAnalysis, codeElements, elementRelations];
 
+const GROWING = ['codebase.file_analysis', 'codebase.code_elements', 'codebase.element_relations'];
+
 const INDEXES: [string, string[]][] = [
   ['codebases', ['organization_id', 'repository_id']],
   ['snapshots', ['organization_id', 'codebase_id', 'started_at']],
@@ -175,9 +177,12 @@ export class CreateCodebaseSchema1796320000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     for (const table of TABLES) await createTenantTable(q, table);
     for (const [table, columns] of INDEXES) await q.query(index(table, columns));
+    // A snapshot fills these tables in bulk and then resolves relations by joins: their plans need statistics that follow.
+    for (const table of GROWING) await q.query(`SELECT base.enable_auto_analyze($1)`, [table]);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    for (const table of [...GROWING].reverse()) await q.query(`SELECT base.disable_auto_analyze($1)`, [table]);
     for (const [table, columns] of [...INDEXES].reverse())
       await q.query(`DROP INDEX "codebase"."${constraintName(table, columns, 'idx')}"`);
     for (const table of [...TABLES].reverse()) await dropTenantTable(q, table);

@@ -1,0 +1,2 @@
+export * from './codebases.service';
+export * from './snapshots.service';
