@@ -2,6 +2,8 @@ import { defineModule } from '@strata/base';
 import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-link-tasks-to-projects';
 import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/1796203600000-clear-project-references-by-trigger';
 import { ValidateProjectReferences1796203700000 } from './migrations/1796203700000-validate-project-references';
+import { LinkCodebasesToRepositories1796320000001 } from './migrations/1796320000001-link-codebases-to-repositories';
+import { ValidateCodebaseRepositoryReferences1796320000002 } from './migrations/1796320000002-validate-codebase-repository-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -13,5 +15,11 @@ export const composerModule = defineModule({
   name: 'composer',
   requires: ['base', 'projects', 'tasks', 'codebase'],
   entities: [],
-  migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000, ValidateProjectReferences1796203700000],
+  migrations: [
+    LinkTasksToProjects1795449600000,
+    ClearProjectReferencesByTrigger1796203600000,
+    ValidateProjectReferences1796203700000,
+    LinkCodebasesToRepositories1796320000001,
+    ValidateCodebaseRepositoryReferences1796320000002,
+  ],
 });

@@ -9,7 +9,8 @@ export class CreateCodebaseInput {
   @IsOptional() @IsUUID() repositoryId?: string | null;
 }
 
-const CONSTRAINT_FIELDS = { codebases_organization_id_name_key: ['name'] };
+// The repository reference is the composer's; its name is known here so its violation names the field.
+const CONSTRAINT_FIELDS = { codebases_organization_id_name_key: ['name'], codebases_organization_id_repository_id_fkey: ['repositoryId'] };
 
 /** Codebases of an organization. */
 export class CodebasesService extends TenantService {
