@@ -7,6 +7,7 @@ const TABLES = [
   'codebase.codebases',
   'codebase.element_relations',
   'codebase.file_analysis',
+  'codebase.file_quality_scores',
   'codebase.snapshots',
 ];
 
@@ -40,7 +41,7 @@ describe('codebase schema', () => {
       `SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint
         WHERE contype = 'f' AND connamespace = 'codebase'::regnamespace AND confrelid <> 'base.organizations'::regclass`,
     );
-    expect(references).toHaveLength(10);
+    expect(references).toHaveLength(12);
     for (const { definition } of references)
       expect(definition).toMatch(/^FOREIGN KEY \(organization_id, \w+\) REFERENCES codebase\.\w+\(organization_id, id\)/);
   });

@@ -128,6 +128,37 @@ describe('analysing a directory into a snapshot', () => {
       expect.arrayContaining(['src/a.ts function helper 1 7 3 1 2 1 t', 'shapes/shapes.go method Square.Area 17 0 19 1 1 0 t Square']),
     );
     expect(relations).toHaveLength(19);
+    const scores = await rows<Record<string, unknown>>(
+      `SELECT f.path, s.function_count, s.max_complexity, s.mean_complexity, s.complex_function_count, s.rating, s.maintainability = f.maintainability AS same
+         FROM codebase.file_quality_scores s JOIN codebase.file_analysis f ON f.organization_id = s.organization_id AND f.id = s.file_id
+        WHERE s.organization_id = $1 AND s.snapshot_id = $2 ORDER BY f.path`,
+      [snapshot.id],
+    );
+    // go.mod has no language: no score. worker.py: run 5, _name 2, main 2; shapes.go: Area 1, Classify 7, helper 1.
+    expect(scores.map((s) => s.path)).toEqual([
+      'cmd/main.go',
+      'py/pkg/__init__.py',
+      'py/pkg/util.py',
+      'py/pkg/worker.py',
+      'shapes/shapes.go',
+      'src/a.ts',
+      'src/b.ts',
+    ]);
+    expect(scores.find((s) => s.path === 'py/pkg/worker.py')).toMatchObject({
+      function_count: 3,
+      max_complexity: 5,
+      mean_complexity: 3,
+      complex_function_count: 0,
+      rating: 'good',
+      same: true,
+    });
+    expect(scores.find((s) => s.path === 'shapes/shapes.go')).toMatchObject({
+      function_count: 3,
+      max_complexity: 7,
+      mean_complexity: 3,
+      rating: 'good',
+    });
+    expect(scores.find((s) => s.path === 'py/pkg/__init__.py')).toMatchObject({ function_count: 0, max_complexity: null, rating: null });
   });
 
   it('a syntax error, a binary file, a 5 MB generated file and an unknown extension are stored and reported, not fatal', async () => {

@@ -93,6 +93,31 @@ function plainLineCounts(text: string): LineCounts {
 
 const LOGICAL_OPERATORS = new Set(['&&', '||', '??', 'and', 'or']);
 
+const TS_DECLARATIONS = new Set([
+  'function_declaration',
+  'generator_function_declaration',
+  'class_declaration',
+  'abstract_class_declaration',
+  'class',
+  'interface_declaration',
+  'type_alias_declaration',
+  'enum_declaration',
+  'lexical_declaration',
+  'variable_declaration',
+]);
+const TS_HANDLED = new Set([
+  ...TS_DECLARATIONS,
+  'import_statement',
+  'export_statement',
+  'method_definition',
+  'abstract_method_signature',
+  'public_field_definition',
+  'field_definition',
+  'arrow_function',
+  'function_expression',
+  'function',
+]);
+
 /**
  * The tree-sitter analyzer. `create()` loads the runtime once; grammars are
  * loaded on first use of their language. `analyze(path, bytes)` never throws
@@ -361,8 +386,11 @@ class Extractor {
 
   // TypeScript, TSX, JavaScript.
   private visitTs(node: Node, ctx: Context): boolean {
-    const exported = node.parent?.type === 'export_statement';
-    switch (node.type) {
+    const type = node.type;
+    if (!TS_HANDLED.has(type)) return false;
+    // Only declarations ask for their parent: reaching a node's parent is a walk from the root in tree-sitter.
+    const exported = TS_DECLARATIONS.has(type) && node.parent?.type === 'export_statement';
+    switch (type) {
       case 'import_statement':
       case 'export_statement': {
         const source = node.childForFieldName('source');

@@ -358,6 +358,21 @@ class SnapshotWriter {
         [this.org, this.snapshot],
       );
     }
+    // Visual Studio's maintainability rating; McCabe's threshold of 10 for a complex function.
+    await this.m.query(
+      `INSERT INTO codebase.file_quality_scores (organization_id, snapshot_id, file_id, maintainability, rating, function_count,
+              max_complexity, mean_complexity, complex_function_count)
+       SELECT $1, $2, f.id, f.maintainability,
+              CASE WHEN f.maintainability >= 20 THEN 'good' WHEN f.maintainability >= 10 THEN 'moderate' WHEN f.maintainability IS NOT NULL THEN 'poor' END,
+              coalesce(e.functions, 0), e.max_complexity, e.mean_complexity, coalesce(e.complex, 0)
+         FROM codebase.file_analysis f
+         LEFT JOIN (SELECT file_id, count(*)::int AS functions, max(complexity) AS max_complexity, avg(complexity)::float8 AS mean_complexity,
+                           count(*) FILTER (WHERE complexity > 10)::int AS complex
+                      FROM codebase.code_elements WHERE organization_id = $1 AND snapshot_id = $2 AND kind IN ('function', 'method')
+                     GROUP BY file_id) e ON e.file_id = f.id
+        WHERE f.organization_id = $1 AND f.snapshot_id = $2 AND f.language IS NOT NULL`,
+      [this.org, this.snapshot],
+    );
     await this.m.query(
       `UPDATE codebase.snapshots s SET status = 'succeeded', finished_at = now(),
               file_count = f.files, error_file_count = f.errors, element_count = e.elements, relation_count = r.relations,
