@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { NotFoundError, ValidationError, baseModule, withTenant } from '@strata/base';
 import { useTestDatabase } from '@strata/testing';
-import { AnalyzeProgress, CodebasesService, SnapshotsService, codebaseModule } from '../src';
+import { execFileSync } from 'node:child_process';
+import { AnalyzeProgress, CodebasesService, SnapshotsService, codebaseModule, listFiles } from '../src';
 import { GO_SHAPES, PYTHON_WORKER } from './fixtures';
 
 function writeTree(root: string, files: Record<string, string | Buffer>): void {
@@ -235,6 +236,21 @@ describe('analysing a directory into a snapshot', () => {
       [snapshot.id],
     );
     expect(edges.map((e) => e.edge)).toContain('TenantScope.queryPrepared -> base/src/database/prepared.ts queryPrepared');
+  });
+
+  it('lists a git work tree by git ls-files (ignored files left out), and walks an ignored directory of one', () => {
+    writeTree(root, {
+      '.gitignore': 'vendor/\n*.log\n',
+      'src/a.ts': 'x',
+      'debug.log': 'x',
+      'vendor/lib/v.js': 'x',
+      'node_modules/m/i.js': 'x',
+    });
+    execFileSync('git', ['init', '-q', root]);
+    execFileSync('git', ['-C', root, 'add', 'src/a.ts']);
+    writeTree(root, { 'new.py': 'x' }); // untracked, not ignored: listed
+    expect(listFiles(root)).toEqual(['.gitignore', 'new.py', 'node_modules/m/i.js', 'src/a.ts']);
+    expect(listFiles(join(root, 'vendor'))).toEqual(['lib/v.js']);
   });
 
   it('bad input is a typed error naming the field, and nothing is written', async () => {

@@ -157,6 +157,8 @@ export function listFiles(root: string): string[] {
       maxBuffer: 256 * 1024 * 1024,
     });
     listed = out.split('\0').filter((path) => path !== '');
+    // An ignored directory of a work tree (a vendored tree, node_modules) lists nothing: walk it instead.
+    if (listed.length === 0) listed = undefined;
   } catch {
     listed = undefined;
   }
