@@ -3,6 +3,8 @@ import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-lin
 import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/1796203600000-clear-project-references-by-trigger';
 import { ValidateProjectReferences1796203700000 } from './migrations/1796203700000-validate-project-references';
 import { LinkEventsToProjects1796300100000 } from './migrations/1796300100000-link-events-to-projects';
+import { LinkCodebasesToRepositories1796320000001 } from './migrations/1796320000001-link-codebases-to-repositories';
+import { ValidateCodebaseRepositoryReferences1796320000002 } from './migrations/1796320000002-validate-codebase-repository-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -12,12 +14,14 @@ import { LinkEventsToProjects1796300100000 } from './migrations/1796300100000-li
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks', 'events'],
+  requires: ['base', 'projects', 'tasks', 'events', 'codebase'],
   entities: [],
   migrations: [
     LinkTasksToProjects1795449600000,
     ClearProjectReferencesByTrigger1796203600000,
     ValidateProjectReferences1796203700000,
     LinkEventsToProjects1796300100000,
+    LinkCodebasesToRepositories1796320000001,
+    ValidateCodebaseRepositoryReferences1796320000002,
   ],
 });

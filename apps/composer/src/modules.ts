@@ -2,7 +2,15 @@ import { StrataModule, baseModule, orderModules } from '@strata/base';
 import { projectsModule } from '@strata/projects';
 import { tasksModule } from '@strata/tasks';
 import { eventsModule } from '@strata/events';
+import { codebaseModule } from '@strata/codebase';
 import { composerModule } from './composer.module';
 
 /** Every module the platform assembles, dependencies first. Module issues register theirs here. */
-export const installedModules: StrataModule[] = orderModules([baseModule, projectsModule, tasksModule, eventsModule, composerModule]);
+export const installedModules: StrataModule[] = orderModules([
+  baseModule,
+  projectsModule,
+  tasksModule,
+  eventsModule,
+  codebaseModule,
+  composerModule,
+]);

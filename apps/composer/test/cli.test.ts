@@ -103,7 +103,11 @@ describe('strata CLI', () => {
     const refused = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Cannot revert base: .*tasks.* still depend on it; revert them first/);
-    for (const module of ['composer', 'events', 'tasks', 'projects'])
+    // Every module but base, dependents first (installedModules is in dependency order).
+    for (const module of installedModules
+      .map((m) => m.name)
+      .filter((name) => name !== 'base')
+      .reverse())
       expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);

@@ -1,0 +1,3 @@
+export * from './analyzer';
+export * from './languages';
+export * from './resolver';

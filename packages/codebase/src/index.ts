@@ -1,0 +1,4 @@
+export * from './entities';
+export * from './analyzer';
+export * from './services';
+export { codebaseModule } from './codebase.module';

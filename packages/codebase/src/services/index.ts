@@ -1,0 +1,3 @@
+export * from './codebases.service';
+export * from './snapshots.service';
+export * from './impact.service';
