@@ -1,0 +1,10 @@
+import { defineModule } from '@strata/base';
+import { AnalysisRun, AnalysisRunMetric, MetricPoint, MetricRollupDaily, MetricRollupHourly } from './entities';
+import { CreateAnalyticsSchema1796330000000 } from './migrations/1796330000000-create-analytics-schema';
+
+/** Schema `analytics`: analysis runs, partitioned metric points and their mergeable-quantile rollups. */
+export const analyticsModule = defineModule({
+  name: 'analytics',
+  entities: [AnalysisRun, AnalysisRunMetric, MetricPoint, MetricRollupHourly, MetricRollupDaily],
+  migrations: [CreateAnalyticsSchema1796330000000],
+});

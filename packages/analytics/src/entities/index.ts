@@ -1,0 +1,4 @@
+export * from './analysis-run.entity';
+export * from './analysis-run-metric.entity';
+export * from './metric-point.entity';
+export * from './metric-rollup.entity';
