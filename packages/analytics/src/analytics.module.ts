@@ -1,10 +1,11 @@
 import { defineModule } from '@strata/base';
 import { AnalysisRun, AnalysisRunMetric, MetricPoint, MetricRollupDaily, MetricRollupHourly } from './entities';
 import { CreateAnalyticsSchema1796330000000 } from './migrations/1796330000000-create-analytics-schema';
+import { CreateQuantileSketch1796330100000 } from './migrations/1796330100000-create-quantile-sketch';
 
 /** Schema `analytics`: analysis runs, partitioned metric points and their mergeable-quantile rollups. */
 export const analyticsModule = defineModule({
   name: 'analytics',
   entities: [AnalysisRun, AnalysisRunMetric, MetricPoint, MetricRollupHourly, MetricRollupDaily],
-  migrations: [CreateAnalyticsSchema1796330000000],
+  migrations: [CreateAnalyticsSchema1796330000000, CreateQuantileSketch1796330100000],
 });

@@ -1,0 +1,2 @@
+export * from './metric-input';
+export * from './metrics.service';
