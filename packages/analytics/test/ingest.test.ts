@@ -27,7 +27,7 @@ describe('metric ingest', () => {
       source: 'gateway',
     }));
     points.push({ name: 'api.errors', ts: new Date(now).toISOString(), value: -3 });
-    expect(await metrics.ingest(a, points)).toEqual({ inserted: 2501 });
+    expect(await metrics.ingest(a, points)).toEqual({ inserted: 2501, late: 0 });
     const rows = await withTenant(db.dataSource, a, (tx) =>
       tx.query(
         `SELECT name, count(*)::int AS n, array_agg(DISTINCT tags::text) AS tags, sum(value) AS total,

@@ -7,6 +7,8 @@ export const ANALYTICS_TABLES = [
   'analytics.metric_points',
   'analytics.metric_rollups_hourly',
   'analytics.metric_rollups_daily',
+  'analytics.rollup_watermarks',
+  'analytics.rollup_deltas',
 ];
 
 export const expectNothingWritten = (db: TestDatabase, refusals: () => Promise<void>) => nothingWrittenIn(db, ANALYTICS_TABLES, refusals);

@@ -1,2 +1,3 @@
 export * from './metric-input';
 export * from './metrics.service';
+export * from './analysis-runs.service';
