@@ -2,6 +2,8 @@ import { defineModule } from '@strata/base';
 import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-link-tasks-to-projects';
 import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/1796203600000-clear-project-references-by-trigger';
 import { ValidateProjectReferences1796203700000 } from './migrations/1796203700000-validate-project-references';
+import { LinkAnalysisRuns1796330300000 } from './migrations/1796330300000-link-analysis-runs';
+import { ValidateAnalysisRunReferences1796330400000 } from './migrations/1796330400000-validate-analysis-run-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -13,5 +15,11 @@ export const composerModule = defineModule({
   name: 'composer',
   requires: ['base', 'projects', 'tasks', 'analytics'],
   entities: [],
-  migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000, ValidateProjectReferences1796203700000],
+  migrations: [
+    LinkTasksToProjects1795449600000,
+    ClearProjectReferencesByTrigger1796203600000,
+    ValidateProjectReferences1796203700000,
+    LinkAnalysisRuns1796330300000,
+    ValidateAnalysisRunReferences1796330400000,
+  ],
 });

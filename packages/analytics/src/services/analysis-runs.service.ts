@@ -106,7 +106,12 @@ export class AnalysisRunsService extends TenantService {
         return hydrate(m, AnalysisRun, rows)[0];
       });
     } catch (error) {
-      translateDatabaseError(error, 'analysis run', { analysis_runs_finished_at_check: ['finishedAt'] });
+      translateDatabaseError(error, 'analysis run', {
+        analysis_runs_finished_at_check: ['finishedAt'],
+        // The composer's references, where the module is composed.
+        analysis_runs_organization_id_project_id_fkey: ['projectId'],
+        analysis_runs_organization_id_repository_id_fkey: ['repositoryId'],
+      });
     }
   }
 
