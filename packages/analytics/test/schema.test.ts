@@ -87,6 +87,14 @@ describe('analytics schema', () => {
             [org],
           );
         await tx.query(`INSERT INTO analytics.rollup_watermarks (organization_id) VALUES ($1)`, [org]);
+        const [experiment] = await tx.query(
+          `INSERT INTO analytics.experiments (organization_id, key, name, variations, weights, seed) VALUES ($1, 'e', 'E', '["a", "b"]', '{0.5,0.5}', 'e') RETURNING id`,
+          [org],
+        );
+        await tx.query(
+          `INSERT INTO analytics.experiment_assignments (organization_id, experiment_id, unit_id, variation, seed) VALUES ($1, $2, 'u', 0, 'e')`,
+          [org, experiment.id],
+        );
       });
     }
     const [a, b] = orgs;

@@ -9,6 +9,8 @@ export const ANALYTICS_TABLES = [
   'analytics.metric_rollups_daily',
   'analytics.rollup_watermarks',
   'analytics.rollup_deltas',
+  'analytics.experiments',
+  'analytics.experiment_assignments',
 ];
 
 export const expectNothingWritten = (db: TestDatabase, refusals: () => Promise<void>) => nothingWrittenIn(db, ANALYTICS_TABLES, refusals);

@@ -3,3 +3,4 @@ export * from './analysis-run-metric.entity';
 export * from './metric-point.entity';
 export * from './metric-rollup.entity';
 export * from './rollup-state.entity';
+export * from './experiment.entity';
