@@ -5,6 +5,8 @@ import { ValidateProjectReferences1796203700000 } from './migrations/17962037000
 import { LinkEventsToProjects1796300100000 } from './migrations/1796300100000-link-events-to-projects';
 import { LinkCodebasesToRepositories1796320000001 } from './migrations/1796320000001-link-codebases-to-repositories';
 import { ValidateCodebaseRepositoryReferences1796320000002 } from './migrations/1796320000002-validate-codebase-repository-references';
+import { LinkAnalysisRuns1796330300000 } from './migrations/1796330300000-link-analysis-runs';
+import { ValidateAnalysisRunReferences1796330400000 } from './migrations/1796330400000-validate-analysis-run-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -14,7 +16,7 @@ import { ValidateCodebaseRepositoryReferences1796320000002 } from './migrations/
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks', 'events', 'codebase'],
+  requires: ['base', 'projects', 'tasks', 'events', 'codebase', 'analytics'],
   entities: [],
   migrations: [
     LinkTasksToProjects1795449600000,
@@ -23,5 +25,7 @@ export const composerModule = defineModule({
     LinkEventsToProjects1796300100000,
     LinkCodebasesToRepositories1796320000001,
     ValidateCodebaseRepositoryReferences1796320000002,
+    LinkAnalysisRuns1796330300000,
+    ValidateAnalysisRunReferences1796330400000,
   ],
 });

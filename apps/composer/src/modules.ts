@@ -3,6 +3,7 @@ import { projectsModule } from '@strata/projects';
 import { tasksModule } from '@strata/tasks';
 import { eventsModule } from '@strata/events';
 import { codebaseModule } from '@strata/codebase';
+import { analyticsModule } from '@strata/analytics';
 import { composerModule } from './composer.module';
 
 /** Every module the platform assembles, dependencies first. Module issues register theirs here. */
@@ -12,5 +13,6 @@ export const installedModules: StrataModule[] = orderModules([
   tasksModule,
   eventsModule,
   codebaseModule,
+  analyticsModule,
   composerModule,
 ]);

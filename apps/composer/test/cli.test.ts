@@ -58,6 +58,7 @@ describe('strata CLI', () => {
     expect(report.problems).toEqual([]);
     expect(report.extensions.map((e: { name: string }) => e.name)).toContain('plpgsql');
     expect(report.partitions.map((p: { table: string }) => p.table)).toEqual([
+      'analytics.metric_points',
       'base.audit_log',
       'events.delivery_attempts',
       'events.event_aggregations',
@@ -137,6 +138,7 @@ describe('strata CLI', () => {
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.tables.map((t: { table: string }) => t.table)).toEqual([
+      'analytics.metric_points',
       'base.audit_log',
       'events.delivery_attempts',
       'events.event_aggregations',

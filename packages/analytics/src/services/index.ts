@@ -1,0 +1,4 @@
+export * from './metric-input';
+export * from './metrics.service';
+export * from './analysis-runs.service';
+export * from './experiments.service';
