@@ -1,0 +1,2 @@
+export * from './entities';
+export { learningModule } from './learning.module';
