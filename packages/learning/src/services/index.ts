@@ -1,0 +1,5 @@
+export * from './models.service';
+export * from './model-versions.service';
+export * from './model-aliases.service';
+export * from './artifact-stores';
+export * from './artifacts.service';
