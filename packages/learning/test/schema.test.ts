@@ -10,6 +10,9 @@ const LEARNING_TABLES = [
   'artifacts',
   'artifact_blobs',
   'model_version_artifacts',
+  'feature_views',
+  'feature_rows',
+  'online_features',
 ];
 
 describe('learning schema', () => {

@@ -9,6 +9,9 @@ export const LEARNING_TABLES = [
   'learning.artifacts',
   'learning.artifact_blobs',
   'learning.model_version_artifacts',
+  'learning.feature_views',
+  'learning.feature_rows',
+  'learning.online_features',
 ];
 
 /** What a refused call must leave untouched: every learning table and the audit log. */

@@ -5,3 +5,6 @@ export * from './model-alias-move.entity';
 export * from './artifact.entity';
 export * from './artifact-blob.entity';
 export * from './model-version-artifact.entity';
+export * from './feature-view.entity';
+export * from './feature-row.entity';
+export * from './online-feature.entity';
