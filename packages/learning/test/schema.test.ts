@@ -13,6 +13,7 @@ const LEARNING_TABLES = [
   'feature_views',
   'feature_rows',
   'online_features',
+  'predictions',
 ];
 
 describe('learning schema', () => {
@@ -44,10 +45,22 @@ describe('learning schema', () => {
               (SELECT a.attname FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = k.conkey[1]) AS key
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_constraint k ON k.conrelid = c.oid AND k.contype = 'p'
-        WHERE n.nspname = 'learning' AND c.relkind IN ('r', 'p') AND c.relname <> 'migrations' ORDER BY 1`,
+        WHERE n.nspname = 'learning' AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'migrations' ORDER BY 1`,
     );
     expect(rows.map((r) => r.table).sort()).toEqual([...LEARNING_TABLES].sort());
     for (const row of rows) expect(row).toEqual({ table: row.table, forced: true, key: 'organization_id' });
+  });
+
+  it('predictions are partitioned monthly on predicted_at under a registered policy, with a DEFAULT partition', async () => {
+    const [policy] = await db.query<{ control_column: string; partition_interval: string }>(
+      `SELECT control_column, partition_interval FROM base.partition_policies WHERE parent_table = 'learning.predictions'`,
+    );
+    expect(policy).toEqual({ control_column: 'predicted_at', partition_interval: 'month' });
+    const partitions = await db.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'learning.predictions'::regclass`,
+    );
+    expect(partitions.map((p) => p.name)).toContain('predictions_default');
+    expect(partitions.length).toBeGreaterThan(1);
   });
 
   it('an organization sees only its own rows (row-level security as strata_app)', async () => {

@@ -12,6 +12,7 @@ export const LEARNING_TABLES = [
   'learning.feature_views',
   'learning.feature_rows',
   'learning.online_features',
+  'learning.predictions',
 ];
 
 /** What a refused call must leave untouched: every learning table and the audit log. */

@@ -8,3 +8,4 @@ export * from './model-version-artifact.entity';
 export * from './feature-view.entity';
 export * from './feature-row.entity';
 export * from './online-feature.entity';
+export * from './prediction.entity';

@@ -10,6 +10,7 @@ const CONSTRAINT_FIELDS: Record<string, string[]> = {
   model_version_artifacts_organization_id_artifact_id_fkey: ['artifactId'],
   model_version_artifacts_pkey: ['name'],
   artifacts_organization_id_sha256_key: ['sha256'],
+  predictions_organization_id_version_id_fkey: ['versionId'],
 };
 
 /** Base's `translateDatabaseError`, told which fields this module's composite keys are about. */
