@@ -55,12 +55,21 @@ describe('predictions and feedback', () => {
         confidenceHigh: 8,
       },
     ]);
-    expect(p).toMatchObject({
+    expect(await predictions.get(a, p.id)).toMatchObject({
+      id: p.id,
+      predictedAt: p.predictedAt,
       status: 'pending',
+      valueKind: 'probability',
       predictedValue: 0.8,
       inputFeatures: { churn: 12 },
       horizonSeconds: 86_400,
       correct: null,
+    });
+    expect(await predictions.get(a, number.id)).toMatchObject({
+      predictedValue: 5,
+      confidenceLow: 3,
+      confidenceHigh: 8,
+      predictedLabel: null,
     });
     const fedP = await predictions.recordFeedback(a, p.id, { actualValue: 0, source: 'system' });
     expect(fedP).toMatchObject({ status: 'resolved', actualValue: 0, correct: false, feedbackSource: 'system' });

@@ -4,9 +4,11 @@ import { Result, Scenario, Target, printTable } from './harness';
 import { claimThroughput } from './scenarios/claim-throughput';
 import { instantiateWorkflow } from './scenarios/instantiate-workflow';
 import { migrateBase } from './scenarios/migrate-base';
+import { pointInTime } from './scenarios/point-in-time';
+import { predictionIngest } from './scenarios/prediction-ingest';
 
 /** Every scenario; module issues add theirs here. */
-const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow];
+const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow, predictionIngest, pointInTime];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
