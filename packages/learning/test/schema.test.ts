@@ -106,13 +106,43 @@ describe('learning schema', () => {
     await db.query(`UPDATE learning.model_versions SET status = 'active' WHERE id = $1`, [v2.id]);
   });
 
-  it('erasing an organization erases its learning rows', async () => {
-    await db.query(`DELETE FROM base.organizations WHERE id = $1`, [b]);
-    const [{ count }] = await db.query<{ count: number }>(
-      `SELECT count(*)::int AS count FROM learning.ml_models WHERE organization_id = $1`,
+  it('erasing an organization erases its learning rows, lineage, aliases and linked artifacts included', async () => {
+    const [model] = await db.query<{ id: string }>(`SELECT id FROM learning.ml_models WHERE organization_id = $1`, [b]);
+    const [v1] = await db.query<{ id: string }>(
+      `INSERT INTO learning.model_versions (organization_id, model_id, version) VALUES ($1, $2, 1) RETURNING id`,
+      [b, model.id],
+    );
+    const [v2] = await db.query<{ id: string }>(
+      `INSERT INTO learning.model_versions (organization_id, model_id, version, parent_version_id) VALUES ($1, $2, 2, $3) RETURNING id`,
+      [b, model.id, v1.id],
+    );
+    await db.query(`INSERT INTO learning.model_aliases (organization_id, model_id, alias, version_id) VALUES ($1, $2, 'champion', $3)`, [
+      b,
+      model.id,
+      v2.id,
+    ]);
+    const [artifact] = await db.query<{ id: string }>(
+      `INSERT INTO learning.artifacts (organization_id, sha256, size_bytes, storage) VALUES ($1, repeat('a', 64), 1, 'database') RETURNING id`,
       [b],
     );
-    expect(count).toBe(0);
+    await db.query(`INSERT INTO learning.artifact_blobs (organization_id, artifact_id, content) VALUES ($1, $2, 'x')`, [b, artifact.id]);
+    await db.query(
+      `INSERT INTO learning.model_version_artifacts (organization_id, version_id, name, artifact_id) VALUES ($1, $2, 'w', $3)`,
+      [b, v2.id, artifact.id],
+    );
+    await db.query(
+      `INSERT INTO learning.predictions (organization_id, version_id, prediction_type, value_kind, target_type, target_id, predicted_value)
+       VALUES ($1, $2, 'risk', 'probability', 'file', 'a.ts', 0.5)`,
+      [b, v2.id],
+    );
+    await db.query(`DELETE FROM base.organizations WHERE id = $1`, [b]);
+    for (const table of LEARNING_TABLES) {
+      const [{ count }] = await db.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM learning.${table} WHERE organization_id = $1`,
+        [b],
+      );
+      expect({ table, count }).toEqual({ table, count: 0 });
+    }
   });
 
   it("each migration's down restores exactly the catalog its up found", async () => {
