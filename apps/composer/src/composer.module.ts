@@ -16,7 +16,7 @@ import { ValidateAnalysisRunReferences1796330400000 } from './migrations/1796330
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks', 'events', 'codebase', 'analytics'],
+  requires: ['base', 'projects', 'tasks', 'events', 'codebase', 'analytics', 'learning'],
   entities: [],
   migrations: [
     LinkTasksToProjects1795449600000,

@@ -4,6 +4,7 @@ import { tasksModule } from '@strata/tasks';
 import { eventsModule } from '@strata/events';
 import { codebaseModule } from '@strata/codebase';
 import { analyticsModule } from '@strata/analytics';
+import { learningModule } from '@strata/learning';
 import { composerModule } from './composer.module';
 
 /** Every module the platform assembles, dependencies first. Module issues register theirs here. */
@@ -14,5 +15,6 @@ export const installedModules: StrataModule[] = orderModules([
   eventsModule,
   codebaseModule,
   analyticsModule,
+  learningModule,
   composerModule,
 ]);

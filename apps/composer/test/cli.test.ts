@@ -63,6 +63,7 @@ describe('strata CLI', () => {
       'events.delivery_attempts',
       'events.event_aggregations',
       'events.events',
+      'learning.predictions',
       'tasks.task_executions',
     ]);
     expect(report.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([]);
@@ -143,6 +144,7 @@ describe('strata CLI', () => {
       'events.delivery_attempts',
       'events.event_aggregations',
       'events.events',
+      'learning.predictions',
       'tasks.task_executions',
     ]);
   });

@@ -5,9 +5,20 @@ import { claimThroughput } from './scenarios/claim-throughput';
 import { batchIngest, outboxDrain, receiverEndToEnd } from './scenarios/events';
 import { instantiateWorkflow } from './scenarios/instantiate-workflow';
 import { migrateBase } from './scenarios/migrate-base';
+import { pointInTime } from './scenarios/point-in-time';
+import { predictionIngest } from './scenarios/prediction-ingest';
 
 /** Every scenario; module issues add theirs here. */
-const scenarios: Scenario[] = [migrateBase, claimThroughput, instantiateWorkflow, receiverEndToEnd, batchIngest, outboxDrain];
+const scenarios: Scenario[] = [
+  migrateBase,
+  claimThroughput,
+  instantiateWorkflow,
+  receiverEndToEnd,
+  batchIngest,
+  outboxDrain,
+  predictionIngest,
+  pointInTime,
+];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
