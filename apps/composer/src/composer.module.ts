@@ -11,7 +11,7 @@ import { ValidateProjectReferences1796203700000 } from './migrations/17962037000
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks'],
+  requires: ['base', 'projects', 'tasks', 'prompts'],
   entities: [],
   migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000, ValidateProjectReferences1796203700000],
 });

@@ -57,7 +57,13 @@ describe('strata CLI', () => {
     expect(report.status).toBe('healthy');
     expect(report.problems).toEqual([]);
     expect(report.extensions.map((e: { name: string }) => e.name)).toContain('plpgsql');
-    expect(report.partitions.map((p: { table: string }) => p.table)).toEqual(['base.audit_log', 'tasks.task_executions']);
+    expect(report.partitions.map((p: { table: string }) => p.table)).toEqual([
+      'base.audit_log',
+      'prompts.llm_interactions',
+      'prompts.llm_usage',
+      'prompts.prompt_executions',
+      'tasks.task_executions',
+    ]);
     expect(report.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([]);
 
     const human = await strata(['health'], env);
@@ -97,7 +103,7 @@ describe('strata CLI', () => {
     const refused = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Cannot revert base: .*tasks.* still depend on it; revert them first/);
-    for (const module of ['composer', 'tasks', 'projects'])
+    for (const module of ['composer', 'prompts', 'tasks', 'projects'])
       expect((await strata(['revert', '--module', module, '--to', '0'], env)).code).toBe(0);
     const reverted = await strata(['revert', '--module', 'base', '--to', 'CreateAuditLog1795443300000'], env);
     expect(reverted.code).toBe(0);
@@ -126,7 +132,13 @@ describe('strata CLI', () => {
     const result = await strata(['maintain', '--json'], env);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report.tables.map((t: { table: string }) => t.table)).toEqual(['base.audit_log', 'tasks.task_executions']);
+    expect(report.tables.map((t: { table: string }) => t.table)).toEqual([
+      'base.audit_log',
+      'prompts.llm_interactions',
+      'prompts.llm_usage',
+      'prompts.prompt_executions',
+      'tasks.task_executions',
+    ]);
   });
 
   it('validate reports every integrity rule satisfied', async () => {

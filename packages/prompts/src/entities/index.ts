@@ -1,0 +1,6 @@
+export * from './prompt-template.entity';
+export * from './prompt-version.entity';
+export * from './prompt-label.entity';
+export * from './model-price.entity';
+export * from './prompt-execution.entity';
+export * from './llm-interaction.entity';

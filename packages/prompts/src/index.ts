@@ -1,0 +1,2 @@
+export * from './entities';
+export { promptsModule } from './prompts.module';
