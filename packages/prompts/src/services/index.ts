@@ -1,0 +1,5 @@
+export * from './templates.service';
+export * from './versions.service';
+export * from './labels.service';
+export * from './render.service';
+export { canonicalJson } from './support';
