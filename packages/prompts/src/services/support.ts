@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
-import { ForbiddenError, ValidationError, hydrate, sqlStateOf, translateDatabaseError } from '@strata/base';
+import { ConflictError, ForbiddenError, ValidationError, hydrate, sqlStateOf, translateDatabaseError } from '@strata/base';
 
 /**
  * The input fields behind this module's constraints. Under row-level security
@@ -22,6 +22,9 @@ const CONSTRAINT_FIELDS: Record<string, string[]> = {
 export function rethrowDatabaseError(error: unknown, subject: string): never {
   if (sqlStateOf(error) === '42501' && /is protected/.test((error as Error).message)) {
     throw new ForbiddenError((error as Error).message, { cause: error });
+  }
+  if (sqlStateOf(error) === '23P01') {
+    throw new ConflictError(`${subject}: ${(error as Error).message}`, CONSTRAINT_FIELDS.model_prices_no_overlap, { cause: error });
   }
   translateDatabaseError(error, subject, CONSTRAINT_FIELDS);
 }
