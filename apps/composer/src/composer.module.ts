@@ -2,6 +2,8 @@ import { defineModule } from '@strata/base';
 import { LinkTasksToProjects1795449600000 } from './migrations/1795449600000-link-tasks-to-projects';
 import { ClearProjectReferencesByTrigger1796203600000 } from './migrations/1796203600000-clear-project-references-by-trigger';
 import { ValidateProjectReferences1796203700000 } from './migrations/1796203700000-validate-project-references';
+import { LinkPrompts1796310100000 } from './migrations/1796310100000-link-prompts';
+import { ValidatePromptReferences1796310200000 } from './migrations/1796310200000-validate-prompt-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -13,5 +15,11 @@ export const composerModule = defineModule({
   name: 'composer',
   requires: ['base', 'projects', 'tasks', 'prompts'],
   entities: [],
-  migrations: [LinkTasksToProjects1795449600000, ClearProjectReferencesByTrigger1796203600000, ValidateProjectReferences1796203700000],
+  migrations: [
+    LinkTasksToProjects1795449600000,
+    ClearProjectReferencesByTrigger1796203600000,
+    ValidateProjectReferences1796203700000,
+    LinkPrompts1796310100000,
+    ValidatePromptReferences1796310200000,
+  ],
 });

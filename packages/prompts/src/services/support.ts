@@ -16,6 +16,9 @@ const CONSTRAINT_FIELDS: Record<string, string[]> = {
   prompt_executions_organization_id_template_id_version_fkey: ['version'],
   llm_interactions_organization_id_execution_id_fkey: ['executionId'],
   model_prices_no_overlap: ['effectiveFrom', 'effectiveTo'],
+  // The composer's cross-module references.
+  prompt_templates_organization_id_project_id_fkey: ['projectId'],
+  prompt_executions_organization_id_task_id_fkey: ['taskId'],
 };
 
 /** Base's `translateDatabaseError` told this module's fields; a protected label's refusal is a ForbiddenError. */
