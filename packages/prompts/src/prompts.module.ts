@@ -6,14 +6,27 @@ import {
   PromptExecution,
   PromptLabel,
   PromptLabelMove,
+  PromptRollout,
   PromptTemplate,
   PromptVersion,
 } from './entities';
 import { CreatePromptsSchema1796310000000 } from './migrations/1796310000000-create-prompts-schema';
+import { CreatePromptRollouts1796310300000 } from './migrations/1796310300000-create-prompt-rollouts';
+import { RecordExecutionRollouts1796310400000 } from './migrations/1796310400000-record-execution-rollouts';
 
 /** Schema `prompts`: versioned templates with movable labels, executions, LLM calls and their usage ledger. */
 export const promptsModule = defineModule({
   name: 'prompts',
-  entities: [PromptTemplate, PromptVersion, PromptLabel, PromptLabelMove, ModelPrice, PromptExecution, LlmInteraction, LlmUsage],
-  migrations: [CreatePromptsSchema1796310000000],
+  entities: [
+    PromptTemplate,
+    PromptVersion,
+    PromptLabel,
+    PromptLabelMove,
+    PromptRollout,
+    ModelPrice,
+    PromptExecution,
+    LlmInteraction,
+    LlmUsage,
+  ],
+  migrations: [CreatePromptsSchema1796310000000, CreatePromptRollouts1796310300000, RecordExecutionRollouts1796310400000],
 });

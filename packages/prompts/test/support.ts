@@ -8,6 +8,7 @@ export const PROMPT_TABLES = [
   'prompts.prompt_versions',
   'prompts.prompt_labels',
   'prompts.prompt_label_moves',
+  'prompts.prompt_rollouts',
   'prompts.prompt_executions',
   'prompts.llm_interactions',
   'prompts.llm_usage',

@@ -4,3 +4,4 @@ export * from './prompt-label.entity';
 export * from './model-price.entity';
 export * from './prompt-execution.entity';
 export * from './llm-interaction.entity';
+export * from './prompt-rollout.entity';

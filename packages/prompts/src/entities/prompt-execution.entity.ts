@@ -36,6 +36,10 @@ export class PromptExecution {
   @Column({ type: 'varchar', length: 64, nullable: true })
   label!: string | null;
 
+  /** The rollout that chose the version, if one did. */
+  @Column({ type: 'uuid', nullable: true })
+  rolloutId!: string | null;
+
   /** The unit (user, session, repository…) a sticky rollout assigned. */
   @Column({ type: 'varchar', length: 255, nullable: true })
   unitId!: string | null;

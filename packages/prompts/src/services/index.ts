@@ -6,3 +6,4 @@ export { canonicalJson } from './support';
 export * from './usage';
 export * from './prices.service';
 export * from './ledger.service';
+export * from './rollouts.service';

@@ -15,6 +15,8 @@ export class RecordExecutionInput {
   @IsInt() @Min(1) version!: number;
   @IsOptional() @IsString() @Matches(LABEL_NAME) label?: string | null;
   @IsOptional() @IsString() @Length(1, 255) unitId?: string | null;
+  /** The rollout that chose the version (`render`'s rolloutId). */
+  @IsOptional() @IsUUID() rolloutId?: string | null;
   @IsOptional() @IsUUID() taskId?: string | null;
   @IsOptional() @IsObject() variables?: Record<string, unknown>;
   @IsOptional() @IsString() @Matches(/^[0-9a-f]{64}$/) renderedInputHash?: string | null;
@@ -131,8 +133,8 @@ export class PromptLedgerService extends TenantService {
       this.scope.run(organizationId, async (m) => {
         const rows = await m.query(
           `INSERT INTO prompts.prompt_executions (organization_id, started_at, template_id, version, label, unit_id, task_id, variables,
-                                                  rendered_input_hash, output, status, error, finished_at, latency_ms, time_to_first_token_ms)
-           VALUES ($1, coalesce($2, date_trunc('milliseconds', now())), $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12, $13, $14, $15)
+                                                  rendered_input_hash, output, status, error, finished_at, latency_ms, time_to_first_token_ms, rollout_id)
+           VALUES ($1, coalesce($2, date_trunc('milliseconds', now())), $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12, $13, $14, $15, $16)
            RETURNING *`,
           [
             organizationId,
@@ -150,6 +152,7 @@ export class PromptLedgerService extends TenantService {
             v.finishedAt ?? null,
             v.latencyMs ?? null,
             v.timeToFirstTokenMs ?? null,
+            v.rolloutId ?? null,
           ],
         );
         return hydrate(m, PromptExecution, rows)[0];

@@ -1,5 +1,5 @@
 import { ErrorObject, ValidateFunction } from 'ajv';
-import { IsInt, IsObject, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { IsInt, IsObject, IsOptional, IsString, Length, Matches, Min } from 'class-validator';
 import { EntityManager } from 'typeorm';
 import { FieldError, NotFoundError, StateError, TenantConnection, TenantService, ValidationError, validateInput } from '@strata/base';
 import { ChatMessage, PromptTemplate, PromptVersion } from '../entities';
@@ -7,6 +7,7 @@ import type { TemplateType } from '../entities';
 import { promptsModule } from '../prompts.module';
 import { LABEL_NAME, TEMPLATE_NAME, canonicalJson, selectEntities, sha256 } from './support';
 import { VersionRef, ajv, findVersion } from './versions.service';
+import { armsOf, assignVersion, findRollout } from './rollouts.service';
 
 export class RenderInput {
   @IsString() @Matches(TEMPLATE_NAME) name!: string;
@@ -14,6 +15,8 @@ export class RenderInput {
   @IsOptional() @IsString() @Matches(LABEL_NAME) label?: string;
   @IsOptional() @IsInt() @Min(1) version?: number;
   @IsOptional() @IsObject() variables?: Record<string, unknown>;
+  /** The unit (user, session…) a rollout of the label assigns a version to, stickily. */
+  @IsOptional() @IsString() @Length(1, 255) unitId?: string;
 }
 
 export interface RenderedPrompt {
@@ -23,6 +26,9 @@ export interface RenderedPrompt {
   version: number;
   /** The label the version was chosen by (null when chosen by number). */
   label: string | null;
+  /** The rollout of that label that chose the version for `unitId`, if one did. */
+  rolloutId: string | null;
+  unitId: string | null;
   /** The compiled text of a text template. */
   text?: string;
   /** The compiled messages of a chat template. */
@@ -68,7 +74,20 @@ export class PromptRenderer extends TenantService {
     const ref: VersionRef = valid.version !== undefined ? { version: valid.version } : { label: valid.label ?? 'latest' };
     const variables = valid.variables ?? {};
     return this.scope.run(organizationId, async (m) => {
-      const { template, version } = await lookup(m, organizationId, valid.name, ref);
+      const chosen = await lookup(m, organizationId, valid.name, ref);
+      const { template } = chosen;
+      let { version } = chosen;
+      let rolloutId: string | null = null;
+      if (ref.label !== undefined && valid.unitId !== undefined) {
+        const rollout = await findRollout(m, organizationId, template.id, ref.label);
+        if (rollout) {
+          const number = assignVersion(rollout.seed, valid.unitId, armsOf(rollout));
+          const assigned = await findVersion(m, organizationId, template.id, { version: number });
+          if (!assigned) throw new StateError(`rollout of ${template.name}@${ref.label} names version ${number}, which does not exist`);
+          version = assigned;
+          rolloutId = rollout.id;
+        }
+      }
       const resolution: Resolution = { includes: [], schemas: [version] };
       const chain = [`${template.name.toLowerCase()}`];
       const expand = (text: string) => expandIncludes(m, organizationId, text, chain, resolution);
@@ -88,6 +107,8 @@ export class PromptRenderer extends TenantService {
         type: template.type,
         version: version.version,
         label: ref.label ?? null,
+        rolloutId,
+        unitId: valid.unitId ?? null,
         ...(text !== undefined ? { text } : { messages }),
         renderedInputHash: sha256(text !== undefined ? text : canonicalJson(messages)),
         includes: resolution.includes,
