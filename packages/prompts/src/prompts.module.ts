@@ -9,10 +9,12 @@ import {
   PromptRollout,
   PromptTemplate,
   PromptVersion,
+  Repricing,
 } from './entities';
 import { CreatePromptsSchema1796310000000 } from './migrations/1796310000000-create-prompts-schema';
 import { CreatePromptRollouts1796310300000 } from './migrations/1796310300000-create-prompt-rollouts';
 import { RecordExecutionRollouts1796310400000 } from './migrations/1796310400000-record-execution-rollouts';
+import { CreateRepricings1796310500000 } from './migrations/1796310500000-create-repricings';
 
 /** Schema `prompts`: versioned templates with movable labels, executions, LLM calls and their usage ledger. */
 export const promptsModule = defineModule({
@@ -27,6 +29,12 @@ export const promptsModule = defineModule({
     PromptExecution,
     LlmInteraction,
     LlmUsage,
+    Repricing,
   ],
-  migrations: [CreatePromptsSchema1796310000000, CreatePromptRollouts1796310300000, RecordExecutionRollouts1796310400000],
+  migrations: [
+    CreatePromptsSchema1796310000000,
+    CreatePromptRollouts1796310300000,
+    RecordExecutionRollouts1796310400000,
+    CreateRepricings1796310500000,
+  ],
 });

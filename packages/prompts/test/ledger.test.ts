@@ -9,7 +9,7 @@ import {
   normalizeUsage,
   promptsModule,
 } from '../src';
-import { createOrganization, expectRefusals } from './support';
+import { addMember, asTenant, createOrganization, expectRefusals } from './support';
 
 /** Usage objects as the providers' API references and guides show them in their example responses. */
 const OPENAI_CHAT_CACHED = {
@@ -282,6 +282,54 @@ describe('the LLM call ledger', () => {
       expect.objectContaining({ templateId, version: 2, interactions: 1, cost: '2.5000000000' }),
     ]);
     expect(await ledger.costReport(org, { ...window, groupBy: ['template'], templateId: UNKNOWN_ID })).toEqual([]);
+  });
+
+  it('re-pricing a period after a price correction is explicit and recorded: who, why, calls, cost before and after', async () => {
+    await prices.setPrice({
+      provider: 'google',
+      modelPattern: 'gemini-2.5-pro',
+      usageType: 'input',
+      pricePerMillion: '1',
+      effectiveFrom: at('2026-01-01T00:00:00Z'),
+    });
+    const call = await ledger.recordInteraction(org, {
+      provider: 'google',
+      requestedModel: 'gemini-2.5-pro',
+      status: 'succeeded',
+      startedAt: at('2026-07-10T09:00:00.000Z'),
+      rawUsage: { promptTokenCount: 1_000_000, totalTokenCount: 1_000_000 },
+      usageShape: 'gemini',
+    });
+    expect(call.interaction.cost).toBe('1.0000000000');
+    // The correction: from July on it was 1.25. Recorded calls keep their cost until re-priced.
+    await prices.setPrice({
+      provider: 'google',
+      modelPattern: 'gemini-2.5-pro',
+      usageType: 'input',
+      pricePerMillion: '1.25',
+      effectiveFrom: at('2026-07-01T00:00:00Z'),
+    });
+    const july = { from: at('2026-07-01T00:00:00Z'), to: at('2026-08-01T00:00:00Z') };
+    expect((await ledger.costReport(org, { ...july, groupBy: [] }))[0].cost).toBe('1.0000000000');
+
+    const operator = await addMember(db, org, 'finance@example.com', 'admin');
+    const repricing = await ledger.reprice(org, { ...july, reason: 'gemini price correction' }, { userId: operator });
+    expect(repricing).toMatchObject({
+      interactions: 1,
+      costBefore: '1.0000000000',
+      costAfter: '1.2500000000',
+      repricedBy: operator,
+      reason: 'gemini price correction',
+    });
+    expect((await ledger.costReport(org, { ...july, groupBy: [] }))[0].cost).toBe('1.2500000000');
+    const [row] = await db.query(`SELECT price_per_million, cost FROM prompts.llm_usage WHERE interaction_id = $1`, [call.interaction.id]);
+    expect(row).toEqual({ price_per_million: '1.2500000000', cost: '1.2500000000' });
+    // Calls outside the period are left alone, and the record of a re-pricing cannot be rewritten.
+    expect((await ledger.costReport(org, { from: at('2026-02-10T00:00:00Z'), to: at('2026-02-11T00:00:00Z'), groupBy: [] }))[0].cost).toBe(
+      '0.0152530000',
+    );
+    await expect(asTenant(db, org, `UPDATE prompts.repricings SET reason = 'nothing happened'`)).rejects.toThrow(/permission denied/);
+    await expect(asTenant(db, org, `DELETE FROM prompts.repricings`)).rejects.toThrow(/permission denied/);
   });
 
   it('refuses bad records with typed errors naming the field, writing nothing', async () => {

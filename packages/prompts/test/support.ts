@@ -12,6 +12,7 @@ export const PROMPT_TABLES = [
   'prompts.prompt_executions',
   'prompts.llm_interactions',
   'prompts.llm_usage',
+  'prompts.repricings',
 ] as const;
 
 /** What a refused call must leave untouched: every prompts table and the audit log. */

@@ -5,3 +5,4 @@ export * from './model-price.entity';
 export * from './prompt-execution.entity';
 export * from './llm-interaction.entity';
 export * from './prompt-rollout.entity';
+export * from './repricing.entity';

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Type } from 'class-transformer';
 import { IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, Min, ValidateIf } from 'class-validator';
 import { EntityManager } from 'typeorm';
-import { NotFoundError, TenantConnection, TenantService, ValidationError, hydrate, validateInput } from '@strata/base';
-import { EXECUTION_STATUSES, INTERACTION_STATUSES, LlmInteraction, LlmUsage, PromptExecution } from '../entities';
+import { NotFoundError, TenantConnection, TenantContext, TenantService, ValidationError, hydrate, validateInput } from '@strata/base';
+import { EXECUTION_STATUSES, INTERACTION_STATUSES, LlmInteraction, LlmUsage, PromptExecution, Repricing } from '../entities';
 import type { InteractionStatus, PromptExecutionStatus } from '../entities';
 import { promptsModule } from '../prompts.module';
 import { LABEL_NAME, translated } from './support';
@@ -67,6 +67,13 @@ export class CostReportInput {
   @IsOptional() @IsUUID() templateId?: string;
 }
 
+export class RepriceInput {
+  @Type(() => Date) @IsDate() from!: Date;
+  @Type(() => Date) @IsDate() to!: Date;
+  /** Why (a price correction, …): kept with the record of the re-pricing. */
+  @IsString() @Length(1, 10_000) reason!: string;
+}
+
 export interface CostRow {
   /** UTC day, `YYYY-MM-DD`, when grouped by day. */
   day?: string;
@@ -89,6 +96,17 @@ export interface CostRow {
  */
 const FALLBACK = `CASE u.usage_type WHEN 'reasoning' THEN 'output' WHEN 'cached_input_read' THEN 'input' WHEN 'cache_write' THEN 'input' END`;
 
+/** The price of one usage type of a model in effect at an instant: its own type first, then its fallback; an exact model before a pattern, a longer pattern first. */
+function priceInEffect(provider: string, model: string, usageType: string, at: string): string {
+  const fallback = FALLBACK.replace(/u\.usage_type/g, usageType);
+  return `SELECT p.id, p.price_per_million, p.currency FROM prompts.model_prices p
+           WHERE p.provider = ${provider} AND p.usage_type IN (${usageType}, ${fallback})
+             AND CASE p.match_kind WHEN 'exact' THEN p.model_pattern = ${model} ELSE ${model} LIKE p.model_pattern END
+             AND p.effective_from <= ${at} AND (p.effective_to IS NULL OR p.effective_to > ${at})
+           ORDER BY p.usage_type = ${usageType} DESC, p.match_kind = 'exact' DESC, length(p.model_pattern) DESC
+           LIMIT 1`;
+}
+
 /**
  * The interaction and its ledger in one statement: every usage type priced at
  * the price in effect at the call's time (own type first, then its fallback; an
@@ -99,13 +117,7 @@ const RECORD = `
   priced AS (
     SELECT u.usage_type, u.tokens, p.id AS price_id, p.price_per_million, p.currency,
            round(u.tokens * p.price_per_million / 1000000, 10) AS cost
-      FROM u LEFT JOIN LATERAL (
-        SELECT p.id, p.price_per_million, p.currency FROM prompts.model_prices p
-         WHERE p.provider = $7 AND p.usage_type IN (u.usage_type, ${FALLBACK})
-           AND CASE p.match_kind WHEN 'exact' THEN p.model_pattern = $20 ELSE $20 LIKE p.model_pattern END
-           AND p.effective_from <= $2 AND (p.effective_to IS NULL OR p.effective_to > $2)
-         ORDER BY p.usage_type = u.usage_type DESC, p.match_kind = 'exact' DESC, length(p.model_pattern) DESC
-         LIMIT 1) p ON true),
+      FROM u LEFT JOIN LATERAL (${priceInEffect('$7', '$20', 'u.usage_type', '$2')}) p ON true),
   interaction AS (
     INSERT INTO prompts.llm_interactions (organization_id, id, started_at, execution_id, execution_started_at, template_id, version, provider,
                                           requested_model, served_model, request_id, finished_at, latency_ms, status, finish_reason, error,
@@ -210,6 +222,35 @@ export class PromptLedgerService extends TenantService {
     );
   }
 
+  /**
+   * Prices the calls of [from, to) again at the current price list (after a
+   * price correction): their ledger rows and costs change, and the re-pricing is
+   * recorded (`prompts.repricings`: who, when, why, how many calls, cost before
+   * and after). Only an explicit call re-prices; recording never does.
+   */
+  async reprice(organizationId: string, input: RepriceInput, context: TenantContext = {}): Promise<Repricing> {
+    const v = await validateInput(RepriceInput, input, 'repricing');
+    if (v.to <= v.from) throw ValidationError.forField('to', 'must be after from', 'repricing');
+    return translated('repricing', () =>
+      this.scope.run(
+        organizationId,
+        async (m) => {
+          const costBefore = await costIn(m, organizationId, v.from, v.to);
+          await m.query(REPRICE_USAGE, [organizationId, v.from, v.to]);
+          const [rows] = (await m.query(REPRICE_INTERACTIONS, [organizationId, v.from, v.to])) as [unknown[], number];
+          const costAfter = await costIn(m, organizationId, v.from, v.to);
+          const recorded = await m.query(
+            `INSERT INTO prompts.repricings (organization_id, period_start, period_end, reason, repriced_by, interactions, cost_before, cost_after)
+             VALUES ($1, $2, $3, $4, nullif(current_setting('strata.user_id', true), '')::uuid, $5, $6, $7) RETURNING *`,
+            [organizationId, v.from, v.to, v.reason, rows.length, costBefore, costAfter],
+          );
+          return hydrate(m, Repricing, recorded)[0];
+        },
+        context,
+      ),
+    );
+  }
+
   /** Cost and tokens over [from, to), grouped by any of day (UTC), model, template, version. */
   async costReport(organizationId: string, input: CostReportInput): Promise<CostRow[]> {
     const v = await validateInput(CostReportInput, input, 'cost report');
@@ -252,7 +293,36 @@ export class PromptLedgerService extends TenantService {
   }
 }
 
+const REPRICE_USAGE = `
+  WITH priced AS (
+    SELECT u.interaction_id, u.usage_type, u.started_at, p.id AS price_id, p.price_per_million, p.currency,
+           round(u.tokens * p.price_per_million / 1000000, 10) AS cost
+      FROM prompts.llm_usage u
+      JOIN prompts.llm_interactions i ON i.organization_id = u.organization_id AND i.id = u.interaction_id AND i.started_at = u.started_at
+      LEFT JOIN LATERAL (${priceInEffect('i.provider', 'coalesce(i.served_model, i.requested_model)', 'u.usage_type', 'u.started_at')}) p ON true
+     WHERE u.organization_id = $1 AND u.started_at >= $2 AND u.started_at < $3 AND i.started_at >= $2 AND i.started_at < $3)
+  UPDATE prompts.llm_usage u
+     SET price_id = priced.price_id, price_per_million = priced.price_per_million, cost = priced.cost, currency = coalesce(priced.currency, u.currency)
+    FROM priced
+   WHERE u.organization_id = $1 AND u.started_at >= $2 AND u.started_at < $3
+     AND u.interaction_id = priced.interaction_id AND u.usage_type = priced.usage_type AND u.started_at = priced.started_at`;
+
+const REPRICE_INTERACTIONS = `
+  UPDATE prompts.llm_interactions i
+     SET cost = (SELECT CASE WHEN bool_and(u.price_id IS NOT NULL) OR count(*) = 0 THEN coalesce(sum(u.cost), 0) END
+                   FROM prompts.llm_usage u WHERE u.organization_id = i.organization_id AND u.interaction_id = i.id AND u.started_at = i.started_at)
+   WHERE i.organization_id = $1 AND i.started_at >= $2 AND i.started_at < $3
+  RETURNING i.cost`;
+
 /** A JS Date holds milliseconds: the row's key must be what the caller gets back. */
+async function costIn(m: EntityManager, organizationId: string, from: Date, to: Date): Promise<string> {
+  const [{ cost }] = await m.query(
+    'SELECT coalesce(sum(cost), 0)::text AS cost FROM prompts.llm_interactions WHERE organization_id = $1 AND started_at >= $2 AND started_at < $3',
+    [organizationId, from, to],
+  );
+  return cost as string;
+}
+
 function truncatedNow(): Date {
   return new Date();
 }
