@@ -332,6 +332,96 @@ describe('the LLM call ledger', () => {
     await expect(asTenant(db, org, `DELETE FROM prompts.repricings`)).rejects.toThrow(/permission denied/);
   });
 
+  it('compares two versions: executions, success rate, p50/p95 latency, mean cost and mean score', async () => {
+    const run = async (version: number, status: 'succeeded' | 'failed', latencyMs: number, day: string, inputTokens?: number) => {
+      const execution = await ledger.recordExecution(org, {
+        templateId,
+        version,
+        status,
+        latencyMs,
+        startedAt: at(`2026-06-${day}T10:00:00.000Z`),
+      });
+      if (inputTokens !== undefined) {
+        await ledger.recordInteraction(org, {
+          executionId: execution.id,
+          executionStartedAt: execution.startedAt,
+          provider: 'openai',
+          requestedModel: 'gpt-4o',
+          status: 'succeeded',
+          startedAt: execution.startedAt,
+          usage: { input: inputTokens },
+        });
+      }
+      return execution;
+    };
+    const a1 = await run(1, 'succeeded', 100, '01', 1_000_000);
+    const a2 = await run(1, 'succeeded', 200, '02', 1_000_000);
+    const a3 = await run(1, 'failed', 300, '03');
+    const b1 = await run(2, 'succeeded', 50, '04', 1_000_000);
+    await run(2, 'succeeded', 150, '05');
+    const score = (e: { id: string; startedAt: Date }, value: number) =>
+      ledger.score(org, { executionId: e.id, executionStartedAt: e.startedAt, name: 'quality', value, source: 'evaluator' });
+    await score(a1, 0.8);
+    await score(a1, 0.6);
+    await score(a2, 1);
+    await score(b1, 0.9);
+    const verdict = await ledger.score(org, {
+      executionId: a3.id,
+      executionStartedAt: a3.startedAt,
+      name: 'verdict',
+      category: 'wrong',
+      source: 'human',
+      comment: 'missed the bug',
+    });
+    expect(verdict).toMatchObject({ value: null, category: 'wrong', source: 'human' });
+
+    const [one, two] = await ledger.effectiveness(org, {
+      templateId,
+      from: at('2026-06-01T00:00:00Z'),
+      to: at('2026-07-01T00:00:00Z'),
+      scoreName: 'quality',
+    });
+    expect(one).toMatchObject({ version: 1, executions: 3, p50LatencyMs: 200, p95LatencyMs: 290, meanCost: '1.6666666667' });
+    expect(one.successRate).toBeCloseTo(2 / 3, 12);
+    expect(one.meanScore).toBeCloseTo(0.85, 12);
+    expect(two).toMatchObject({
+      version: 2,
+      executions: 2,
+      successRate: 1,
+      p50LatencyMs: 100,
+      p95LatencyMs: 145,
+      meanCost: '1.2500000000',
+    });
+    expect(two.meanScore).toBeCloseTo(0.9, 12);
+    await expectRefusals(db, [
+      [
+        'value and category',
+        () =>
+          ledger.score(org, { executionId: a1.id, executionStartedAt: a1.startedAt, name: 'q', value: 1, category: 'x', source: 'agent' }),
+        ValidationError,
+        ['(input)'],
+      ],
+      [
+        'unknown source',
+        () => ledger.score(org, { executionId: a1.id, executionStartedAt: a1.startedAt, name: 'q', value: 1, source: 'robot' as never }),
+        ValidationError,
+        ['source'],
+      ],
+      [
+        'unknown execution',
+        () => ledger.score(org, { executionId: UNKNOWN_ID, executionStartedAt: a1.startedAt, name: 'q', value: 1, source: 'agent' }),
+        NotFoundError,
+        'prompt execution',
+      ],
+      [
+        'report window backwards',
+        () => ledger.effectiveness(org, { templateId, from: new Date(2), to: new Date(1) }),
+        ValidationError,
+        ['to'],
+      ],
+    ]);
+  });
+
   it('refuses bad records with typed errors naming the field, writing nothing', async () => {
     const base = { provider: 'openai', requestedModel: 'gpt-4o', status: 'succeeded' as const, usage: { input: 1 } };
     await expectRefusals(db, [

@@ -13,6 +13,7 @@ export const PROMPT_TABLES = [
   'prompts.llm_interactions',
   'prompts.llm_usage',
   'prompts.repricings',
+  'prompts.execution_scores',
 ] as const;
 
 /** What a refused call must leave untouched: every prompts table and the audit log. */

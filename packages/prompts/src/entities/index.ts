@@ -6,3 +6,4 @@ export * from './prompt-execution.entity';
 export * from './llm-interaction.entity';
 export * from './prompt-rollout.entity';
 export * from './repricing.entity';
+export * from './execution-score.entity';

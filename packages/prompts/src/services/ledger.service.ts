@@ -1,10 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Length, Matches, MaxLength, Min, ValidateIf } from 'class-validator';
+import {
+  IsDate,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  MaxLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import { EntityManager } from 'typeorm';
 import { NotFoundError, TenantConnection, TenantContext, TenantService, ValidationError, hydrate, validateInput } from '@strata/base';
-import { EXECUTION_STATUSES, INTERACTION_STATUSES, LlmInteraction, LlmUsage, PromptExecution, Repricing } from '../entities';
-import type { InteractionStatus, PromptExecutionStatus } from '../entities';
+import {
+  EXECUTION_STATUSES,
+  ExecutionScore,
+  INTERACTION_STATUSES,
+  LlmInteraction,
+  LlmUsage,
+  PromptExecution,
+  Repricing,
+  SCORE_SOURCES,
+} from '../entities';
+import type { InteractionStatus, PromptExecutionStatus, ScoreSource } from '../entities';
 import { promptsModule } from '../prompts.module';
 import { LABEL_NAME, translated } from './support';
 import { USAGE_SHAPES, USAGE_TYPES, normalizeUsage } from './usage';
@@ -72,6 +95,37 @@ export class RepriceInput {
   @Type(() => Date) @IsDate() to!: Date;
   /** Why (a price correction, …): kept with the record of the re-pricing. */
   @IsString() @Length(1, 10_000) reason!: string;
+}
+
+export class ScoreInput {
+  @IsUUID() executionId!: string;
+  @Type(() => Date) @IsDate() executionStartedAt!: Date;
+  @IsString() @Matches(/^[a-z][a-z0-9_.-]{0,63}$/) name!: string;
+  /** A number, or give `category` instead. */
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) value?: number;
+  @IsOptional() @IsString() @Length(1, 255) category?: string;
+  @IsIn(SCORE_SOURCES) source!: ScoreSource;
+  @IsOptional() @IsString() @MaxLength(10_000) comment?: string | null;
+}
+
+export class EffectivenessInput {
+  @IsUUID() templateId!: string;
+  @Type(() => Date) @IsDate() from!: Date;
+  @Type(() => Date) @IsDate() to!: Date;
+  /** The numeric score whose mean is reported. */
+  @IsOptional() @IsString() @Matches(/^[a-z][a-z0-9_.-]{0,63}$/) scoreName?: string;
+}
+
+export interface VersionEffectiveness {
+  version: number;
+  executions: number;
+  successRate: number;
+  p50LatencyMs: number | null;
+  p95LatencyMs: number | null;
+  /** Mean cost of an execution (its calls' costs; none = 0), as a decimal string. */
+  meanCost: string;
+  /** Mean of `scoreName` over the scored executions, null without scores. */
+  meanScore: number | null;
 }
 
 export interface CostRow {
@@ -249,6 +303,63 @@ export class PromptLedgerService extends TenantService {
         context,
       ),
     );
+  }
+
+  /** Scores an execution (effectiveness tracking); `{ userId }` is recorded as its author. */
+  async score(organizationId: string, input: ScoreInput, context: TenantContext = {}): Promise<ExecutionScore> {
+    const v = await validateInput(ScoreInput, input, 'execution score');
+    if ((v.value === undefined) === (v.category === undefined)) {
+      throw ValidationError.forField('(input)', 'give exactly one of value, category', 'execution score');
+    }
+    return translated('execution score', () =>
+      this.scope.run(
+        organizationId,
+        async (m) => {
+          await findExecution(m, organizationId, v.executionId, v.executionStartedAt);
+          const rows = await m.query(
+            `INSERT INTO prompts.execution_scores (organization_id, execution_id, execution_started_at, name, value, category, source, comment, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif(current_setting('strata.user_id', true), '')::uuid) RETURNING *`,
+            [organizationId, v.executionId, v.executionStartedAt, v.name, v.value ?? null, v.category ?? null, v.source, v.comment ?? null],
+          );
+          return hydrate(m, ExecutionScore, rows)[0];
+        },
+        context,
+      ),
+    );
+  }
+
+  /** Per version of a template over [from, to): executions, success rate, p50/p95 latency, mean cost and mean score, to compare versions. */
+  async effectiveness(organizationId: string, input: EffectivenessInput): Promise<VersionEffectiveness[]> {
+    const v = await validateInput(EffectivenessInput, input, 'effectiveness report');
+    if (v.to <= v.from) throw ValidationError.forField('to', 'must be after from', 'effectiveness report');
+    const rows: Record<string, unknown>[] = await this.scope.run(organizationId, (m) =>
+      m.query(
+        `SELECT e.version, count(*)::int AS executions,
+                (count(*) FILTER (WHERE e.status = 'succeeded'))::float8 / count(*) AS success_rate,
+                percentile_cont(0.5) WITHIN GROUP (ORDER BY e.latency_ms) AS p50,
+                percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_ms) AS p95,
+                round(avg(coalesce(c.cost, 0)), 10)::text AS mean_cost,
+                avg(sc.score) AS mean_score
+           FROM prompts.prompt_executions e
+           LEFT JOIN LATERAL (SELECT sum(i.cost) AS cost FROM prompts.llm_interactions i
+                               WHERE i.organization_id = e.organization_id AND i.execution_id = e.id AND i.execution_started_at = e.started_at) c ON true
+           LEFT JOIN LATERAL (SELECT avg(s.value) AS score FROM prompts.execution_scores s
+                               WHERE s.organization_id = e.organization_id AND s.execution_id = e.id AND s.execution_started_at = e.started_at
+                                 AND s.name = $5) sc ON true
+          WHERE e.organization_id = $1 AND e.template_id = $2 AND e.started_at >= $3 AND e.started_at < $4
+          GROUP BY e.version ORDER BY e.version`,
+        [organizationId, v.templateId, v.from, v.to, v.scoreName ?? null],
+      ),
+    );
+    return rows.map((row) => ({
+      version: row.version as number,
+      executions: row.executions as number,
+      successRate: row.success_rate as number,
+      p50LatencyMs: row.p50 as number | null,
+      p95LatencyMs: row.p95 as number | null,
+      meanCost: row.mean_cost as string,
+      meanScore: row.mean_score as number | null,
+    }));
   }
 
   /** Cost and tokens over [from, to), grouped by any of day (UTC), model, template, version. */
