@@ -7,6 +7,8 @@ import { LinkCodebasesToRepositories1796320000001 } from './migrations/179632000
 import { ValidateCodebaseRepositoryReferences1796320000002 } from './migrations/1796320000002-validate-codebase-repository-references';
 import { LinkAnalysisRuns1796330300000 } from './migrations/1796330300000-link-analysis-runs';
 import { ValidateAnalysisRunReferences1796330400000 } from './migrations/1796330400000-validate-analysis-run-references';
+import { LinkPrompts1796310100000 } from './migrations/1796310100000-link-prompts';
+import { ValidatePromptReferences1796310200000 } from './migrations/1796310200000-validate-prompt-references';
 
 /**
  * Schema `composer`: what only the whole platform can own — cross-module foreign
@@ -16,13 +18,15 @@ import { ValidateAnalysisRunReferences1796330400000 } from './migrations/1796330
  */
 export const composerModule = defineModule({
   name: 'composer',
-  requires: ['base', 'projects', 'tasks', 'events', 'codebase', 'analytics', 'learning'],
+  requires: ['base', 'projects', 'tasks', 'events', 'codebase', 'analytics', 'learning', 'prompts'],
   entities: [],
   migrations: [
     LinkTasksToProjects1795449600000,
     ClearProjectReferencesByTrigger1796203600000,
     ValidateProjectReferences1796203700000,
     LinkEventsToProjects1796300100000,
+    LinkPrompts1796310100000,
+    ValidatePromptReferences1796310200000,
     LinkCodebasesToRepositories1796320000001,
     ValidateCodebaseRepositoryReferences1796320000002,
     LinkAnalysisRuns1796330300000,

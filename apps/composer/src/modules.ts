@@ -2,6 +2,7 @@ import { StrataModule, baseModule, orderModules } from '@strata/base';
 import { projectsModule } from '@strata/projects';
 import { tasksModule } from '@strata/tasks';
 import { eventsModule } from '@strata/events';
+import { promptsModule } from '@strata/prompts';
 import { codebaseModule } from '@strata/codebase';
 import { analyticsModule } from '@strata/analytics';
 import { learningModule } from '@strata/learning';
@@ -13,6 +14,7 @@ export const installedModules: StrataModule[] = orderModules([
   projectsModule,
   tasksModule,
   eventsModule,
+  promptsModule,
   codebaseModule,
   analyticsModule,
   learningModule,

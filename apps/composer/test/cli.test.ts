@@ -64,6 +64,9 @@ describe('strata CLI', () => {
       'events.event_aggregations',
       'events.events',
       'learning.predictions',
+      'prompts.llm_interactions',
+      'prompts.llm_usage',
+      'prompts.prompt_executions',
       'tasks.task_executions',
     ]);
     expect(report.modules.find((m: { module: string }) => m.module === 'base').pending).toEqual([]);
@@ -145,6 +148,9 @@ describe('strata CLI', () => {
       'events.event_aggregations',
       'events.events',
       'learning.predictions',
+      'prompts.llm_interactions',
+      'prompts.llm_usage',
+      'prompts.prompt_executions',
       'tasks.task_executions',
     ]);
   });

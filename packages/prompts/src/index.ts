@@ -1,0 +1,3 @@
+export * from './entities';
+export * from './services';
+export { promptsModule } from './prompts.module';
