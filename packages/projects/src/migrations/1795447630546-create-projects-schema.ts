@@ -33,9 +33,7 @@ export class CreateProjectsSchema1795447630546 implements MigrationInterface {
         CONSTRAINT "projects_archived_at_check" CHECK (("status" = 'archived') = ("archived_at" IS NOT NULL)),
         CONSTRAINT "projects_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "base"."organizations" ("id") ON DELETE CASCADE)`);
     // The active-projects list, ordered by name.
-    await q.query(
-      `CREATE INDEX "projects_organization_id_name_idx" ON "projects"."projects" ("organization_id", "name") WHERE "archived_at" IS NULL`,
-    );
+    await q.query(`CREATE INDEX "projects_organization_id_name_idx" ON "projects"."projects" ("organization_id", "name") WHERE "archived_at" IS NULL`);
 
     await q.query(`
       CREATE TABLE "projects"."repositories" (
@@ -59,12 +57,8 @@ export class CreateProjectsSchema1795447630546 implements MigrationInterface {
         CONSTRAINT "repositories_visibility_check" CHECK ("visibility" IN ('public', 'private', 'internal')),
         CONSTRAINT "repositories_organization_id_fkey" FOREIGN KEY ("organization_id") REFERENCES "base"."organizations" ("id") ON DELETE CASCADE)`);
     // Providers treat full names case-insensitively; webhooks are routed by lower(full_name).
-    await q.query(
-      `CREATE UNIQUE INDEX "repositories_organization_id_provider_full_name_key" ON "projects"."repositories" ("organization_id", "provider", lower("full_name"))`,
-    );
-    await q.query(
-      `COMMENT ON INDEX "projects"."repositories_organization_id_provider_full_name_key" IS 'strata:manual unique on lower(full_name): TypeORM cannot express an index on an expression'`,
-    );
+    await q.query(`CREATE UNIQUE INDEX "repositories_organization_id_provider_full_name_key" ON "projects"."repositories" ("organization_id", "provider", lower("full_name"))`);
+    await q.query(`COMMENT ON INDEX "projects"."repositories_organization_id_provider_full_name_key" IS 'strata:manual unique on lower(full_name): TypeORM cannot express an index on an expression'`);
 
     await q.query(`
       CREATE TABLE "projects"."project_repositories" (
@@ -82,9 +76,7 @@ export class CreateProjectsSchema1795447630546 implements MigrationInterface {
           REFERENCES "projects"."projects" ("organization_id", "id") ON DELETE CASCADE,
         CONSTRAINT "project_repositories_organization_id_repository_id_fkey" FOREIGN KEY ("organization_id", "repository_id")
           REFERENCES "projects"."repositories" ("organization_id", "id") ON DELETE CASCADE)`);
-    await q.query(
-      `CREATE INDEX "project_repositories_organization_id_repository_id_idx" ON "projects"."project_repositories" ("organization_id", "repository_id")`,
-    );
+    await q.query(`CREATE INDEX "project_repositories_organization_id_repository_id_idx" ON "projects"."project_repositories" ("organization_id", "repository_id")`);
 
     await q.query(`
       CREATE TABLE "projects"."teams" (
