@@ -21,12 +21,12 @@ function syntaxErrors(source, fileName) {
 describe('nx g @strata/nx-plugin:module', () => {
   it('creates a module package laid out like projects, and registers it in the composer and the TypeScript references', async () => {
     const tree = workspaceTree();
-    const install = await moduleGenerator(tree, { name: 'events', timestamp: 1796201000000, skipInstall: true });
+    const install = await moduleGenerator(tree, { name: 'widgets', timestamp: 1796201000000, skipInstall: true });
     expect(install).toBeUndefined();
 
     const changes = Object.fromEntries(tree.listChanges().map((c) => [c.path, c.type]));
     const created = Object.keys(changes)
-      .filter((path) => path.startsWith('packages/events/'))
+      .filter((path) => path.startsWith('packages/widgets/'))
       .sort();
     expect(created).toEqual(
       [
@@ -35,18 +35,18 @@ describe('nx g @strata/nx-plugin:module', () => {
         'package.json',
         'src/entities/example.entity.ts',
         'src/entities/index.ts',
-        'src/events.module.ts',
         'src/index.ts',
-        'src/migrations/1796201000000-create-events-schema.ts',
+        'src/migrations/1796201000000-create-widgets-schema.ts',
+        'src/widgets.module.ts',
         'test/schema.test.ts',
         'tsconfig.json',
         'tsconfig.lib.json',
         'tsconfig.spec.json',
-      ].map((file) => `packages/events/${file}`),
+      ].map((file) => `packages/widgets/${file}`),
     );
     expect(created.every((path) => changes[path] === 'CREATE')).toBe(true);
     const updated = Object.keys(changes)
-      .filter((path) => !path.startsWith('packages/events/'))
+      .filter((path) => !path.startsWith('packages/widgets/'))
       .sort();
     expect(updated).toEqual([
       'apps/composer/package.json',
@@ -62,49 +62,49 @@ describe('nx g @strata/nx-plugin:module', () => {
     const model = json('packages/projects/package.json');
 
     // package.json: projects' shape with the module's name, strata block and tags, on @strata/base.
-    const manifest = json('packages/events/package.json');
+    const manifest = json('packages/widgets/package.json');
     expect(manifest).toMatchObject({
-      name: '@strata/events',
+      name: '@strata/widgets',
       version: model.version,
       main: model.main,
       types: model.types,
       exports: model.exports,
       files: model.files,
-      strata: { module: 'events' },
+      strata: { module: 'widgets' },
       nx: { tags: ['scope:module'] },
     });
     expect(manifest.exports['.']['@strata/source']).toBe('./src/index.ts');
     expect(manifest.dependencies['@strata/base']).toBe(model.dependencies['@strata/base']);
     expect(Object.keys(manifest.dependencies)).not.toContain('class-validator'); // projects' own, unused here
     for (const file of ['tsconfig.json', 'tsconfig.lib.json', 'tsconfig.spec.json', 'jest.config.js', 'eslint.config.mjs']) {
-      expect(read(`packages/events/${file}`)).toBe(read(`packages/projects/${file}`));
+      expect(read(`packages/widgets/${file}`)).toBe(read(`packages/projects/${file}`));
     }
 
     // The module definition, with explicit arrays; the migration in raw SQL with base's tenancy helpers.
-    const definition = read('packages/events/src/events.module.ts');
-    expect(definition).toContain("name: 'events'");
-    expect(definition).toContain('entities: [EventsExample]');
-    expect(definition).toContain('migrations: [CreateEventsSchema1796201000000]');
-    expect(read('packages/events/src/index.ts')).toContain("export { eventsModule } from './events.module';");
-    const migration = read('packages/events/src/migrations/1796201000000-create-events-schema.ts');
-    expect(migration).toContain("name = 'CreateEventsSchema1796201000000'");
-    expect(migration).toContain(`table: 'events.examples'`);
+    const definition = read('packages/widgets/src/widgets.module.ts');
+    expect(definition).toContain("name: 'widgets'");
+    expect(definition).toContain('entities: [WidgetsExample]');
+    expect(definition).toContain('migrations: [CreateWidgetsSchema1796201000000]');
+    expect(read('packages/widgets/src/index.ts')).toContain("export { widgetsModule } from './widgets.module';");
+    const migration = read('packages/widgets/src/migrations/1796201000000-create-widgets-schema.ts');
+    expect(migration).toContain("name = 'CreateWidgetsSchema1796201000000'");
+    expect(migration).toContain(`table: 'widgets.examples'`);
     expect(migration).toContain('await createTenantTable(q, examples);');
     expect(migration).toContain('await dropTenantTable(q, examples);');
-    expect(read('packages/events/src/entities/example.entity.ts')).toContain("@Entity({ schema: 'events', name: 'examples' })");
-    expect(read('packages/events/test/schema.test.ts')).toContain("from '@strata/testing'");
+    expect(read('packages/widgets/src/entities/example.entity.ts')).toContain("@Entity({ schema: 'widgets', name: 'examples' })");
+    expect(read('packages/widgets/test/schema.test.ts')).toContain("from '@strata/testing'");
     for (const path of created.filter((p) => p.endsWith('.ts')))
       expect({ path, errors: syntaxErrors(read(path), path) }).toEqual({ path, errors: [] });
 
     // Registered: the composer installs it (and requires it, so its own migrations run last), references follow.
     const modules = read('apps/composer/src/modules.ts');
-    expect(modules).toContain("import { eventsModule } from '@strata/events';");
+    expect(modules).toContain("import { widgetsModule } from '@strata/widgets';");
     // After the modules the workspace already has (whichever they are), before the composer.
-    expect(modules).toMatch(/orderModules\(\[\s*baseModule,[^\]]*\beventsModule,\s*composerModule,?\s*\]\)/);
-    expect(read('apps/composer/src/composer.module.ts')).toMatch(/requires: \['base', [^\]]*'events'\]/);
-    expect(json('apps/composer/package.json').dependencies['@strata/events']).toBe('0.1.0');
-    expect(json('apps/composer/tsconfig.lib.json').references).toContainEqual({ path: '../../packages/events/tsconfig.lib.json' });
-    expect(json('tsconfig.json').references).toContainEqual({ path: './packages/events' });
+    expect(modules).toMatch(/orderModules\(\[\s*baseModule,[^\]]*\bwidgetsModule,\s*composerModule,?\s*\]\)/);
+    expect(read('apps/composer/src/composer.module.ts')).toMatch(/requires: \['base', [^\]]*'widgets'\]/);
+    expect(json('apps/composer/package.json').dependencies['@strata/widgets']).toBe('0.1.0');
+    expect(json('apps/composer/tsconfig.lib.json').references).toContainEqual({ path: '../../packages/widgets/tsconfig.lib.json' });
+    expect(json('tsconfig.json').references).toContainEqual({ path: './packages/widgets' });
     for (const path of ['apps/composer/src/modules.ts', 'apps/composer/src/composer.module.ts']) {
       expect({ path, errors: syntaxErrors(read(path), path) }).toEqual({ path, errors: [] });
     }
@@ -128,9 +128,9 @@ describe('nx g @strata/nx-plugin:module', () => {
     for (const [options, message] of [
       [{ name: 'projects' }, /packages\/projects already exists/],
       [{ name: 'base' }, /"base" is taken/],
-      [{ name: 'Events' }, /must be lower case letters and digits/],
-      [{ name: 'events!' }, /must be lower case letters and digits/],
-      [{ name: 'events', timestamp: 17962 }, /timestamp must have 13 digits/],
+      [{ name: 'Widgets' }, /must be lower case letters and digits/],
+      [{ name: 'widgets!' }, /must be lower case letters and digits/],
+      [{ name: 'widgets', timestamp: 17962 }, /timestamp must have 13 digits/],
     ]) {
       const tree = workspaceTree();
       await expect(moduleGenerator(tree, { skipInstall: true, ...options })).rejects.toThrow(message);

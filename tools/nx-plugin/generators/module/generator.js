@@ -89,12 +89,13 @@ function register(tree, module) {
   edit(tree, `${COMPOSER}/src/modules.ts`, (source) => {
     const imports = [...source.matchAll(/^import .* from '@strata\/[^']+';$/gm)];
     const last = imports[imports.length - 1];
-    if (!last || !/, composerModule\]\)/.test(source))
+    if (!last || !/,(\s*)composerModule(,?\s*)\]\)/.test(source))
       throw new Error(`${COMPOSER}/src/modules.ts: no installedModules list ending in composerModule`);
     const end = /** @type {number} */ (last.index) + last[0].length;
+    // The list may be on one line or one module a line (as Prettier wraps it): the new module goes before the composer either way.
     return `${source.slice(0, end)}\nimport { ${variable} } from '${module.packageName}';${source.slice(end)}`.replace(
-      /, composerModule\]\)/,
-      `, ${variable}, composerModule])`,
+      /,(\s*)composerModule(,?\s*)\]\)/,
+      (_, gap, tail) => `,${gap}${variable},${gap}composerModule${tail}])`,
     );
   });
   // The composer requires every module, so its cross-module migrations run last.
