@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { ValidationError as ClassValidatorError, validate } from 'class-validator';
+import { ValidateIf, ValidationError as ClassValidatorError, validate } from 'class-validator';
 import { FieldError, ValidationError } from '../errors';
 
 type InputClass<T> = new () => T;
@@ -58,4 +58,13 @@ export function validateIds(ids: Record<string, unknown>, subject?: string): voi
  */
 export function definedProperties<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * Like `@IsOptional()`, but only a missing value skips the rules that follow:
+ * `null` is checked (and refused by them). For fields that can be left out but
+ * never cleared, such as `settings` or `visibility`.
+ */
+export function OptionalNotNull(): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined);
 }

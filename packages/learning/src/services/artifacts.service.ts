@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IsOptional, IsString, IsUUID, Length, Matches } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   StateError,
   TenantConnection,
   TenantService,
@@ -13,7 +14,6 @@ import {
 import { Artifact, MAX_DATABASE_BLOB_BYTES, ModelVersionArtifact } from '../entities';
 import type { ArtifactStorage } from '../entities';
 import { learningModule } from '../learning.module';
-import { OptionalNotNull } from '../validation';
 import { ArtifactIntegrityError, ArtifactStore, DatabaseArtifactStore, FilesystemArtifactStore, sha256Hex } from './artifact-stores';
 import { rethrowDatabaseError } from './database-errors';
 

@@ -1,6 +1,7 @@
 import { IsIn, IsInt, IsObject, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   Page,
   PageInput,
   StateError,
@@ -16,7 +17,6 @@ import { EntityManager } from 'typeorm';
 import { ModelVersion, VERSION_SOURCES, VERSION_STATUSES } from '../entities';
 import type { VersionSource, VersionStatus } from '../entities';
 import { learningModule } from '../learning.module';
-import { OptionalNotNull } from '../validation';
 import { rethrowDatabaseError } from './database-errors';
 
 export class CreateVersionInput {

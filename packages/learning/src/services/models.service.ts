@@ -1,6 +1,7 @@
 import { ArrayMaxSize, IsArray, IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   Page,
   PageInput,
   TenantConnection,
@@ -14,7 +15,7 @@ import {
 import { MODEL_TYPES, MlModel } from '../entities';
 import type { ModelType } from '../entities';
 import { learningModule } from '../learning.module';
-import { OptionalNotNull, TAG_PATTERN } from '../validation';
+import { TAG_PATTERN } from '../validation';
 import { rethrowDatabaseError } from './database-errors';
 
 export class CreateModelInput {

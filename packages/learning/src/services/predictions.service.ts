@@ -2,6 +2,7 @@ import { IsDate, IsIn, IsInt, IsNumber, IsOptional, IsString, IsUUID, Length, Ma
 import {
   FieldError,
   NotFoundError,
+  OptionalNotNull,
   StateError,
   TenantConnection,
   TenantService,
@@ -14,7 +15,6 @@ import {
 import { FEEDBACK_SOURCES, ModelVersion, Prediction, VALUE_KINDS } from '../entities';
 import type { FeedbackSource, ValueKind } from '../entities';
 import { learningModule } from '../learning.module';
-import { OptionalNotNull } from '../validation';
 import { rethrowDatabaseError } from './database-errors';
 
 const NAME = /^[a-z][a-z0-9_]{0,63}$/;

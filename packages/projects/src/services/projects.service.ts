@@ -1,6 +1,7 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   Page,
   PageInput,
   StateError,
@@ -14,7 +15,7 @@ import {
 } from '@strata/base';
 import { PROJECT_STATUSES, Project } from '../entities';
 import type { ProjectStatus } from '../entities';
-import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField, validateSlug } from '../validation';
+import { SLUG_MESSAGE, SLUG_PATTERN, requireSomeField, validateSlug } from '../validation';
 import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { updateReturning, insertReturning } from './queries';

@@ -1,6 +1,7 @@
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   Page,
   PageInput,
   TenantConnection,
@@ -14,7 +15,7 @@ import {
 } from '@strata/base';
 import { CodeRepository, Project, ProjectRepository, REPOSITORY_PROVIDERS, REPOSITORY_VISIBILITIES } from '../entities';
 import type { RepositoryProvider, RepositoryVisibility } from '../entities';
-import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, OptionalNotNull, requireSomeField } from '../validation';
+import { FULL_NAME_MESSAGE, FULL_NAME_PATTERN, IsBranchName, IsCloneUrl, requireSomeField } from '../validation';
 import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';

@@ -1,6 +1,7 @@
 import { IsIn, IsOptional, IsString, IsUUID, Length, Matches, MaxLength } from 'class-validator';
 import {
   NotFoundError,
+  OptionalNotNull,
   OrganizationMembership,
   Page,
   PageInput,
@@ -17,7 +18,7 @@ import {
 } from '@strata/base';
 import { TEAM_ROLES, Team, TeamMember } from '../entities';
 import type { TeamRole } from '../entities';
-import { OptionalNotNull, SLUG_MESSAGE, SLUG_PATTERN, requireSomeField } from '../validation';
+import { SLUG_MESSAGE, SLUG_PATTERN, requireSomeField } from '../validation';
 import { projectsModule } from '../projects.module';
 import { rethrowDatabaseError } from './database-errors';
 import { insertReturning, updateReturning } from './queries';

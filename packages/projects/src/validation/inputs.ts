@@ -1,19 +1,9 @@
-import { ValidateIf } from 'class-validator';
 import { ValidationError } from '@strata/base';
 import { SLUG_PATTERN } from './patterns';
 
 export const SLUG_MESSAGE = 'slug must be 1 to 100 lowercase letters, digits and inner dashes';
 export const FULL_NAME_MESSAGE =
   'fullName must be owner/name (letters, digits, _ - .; nested groups allowed; no spaces, no leading or trailing slash)';
-
-/**
- * Like `@IsOptional()`, but only a missing value skips the rules that follow:
- * `null` is checked (and refused by them). For fields that can be left out but
- * never cleared, such as `settings` or `visibility`.
- */
-export function OptionalNotNull(): PropertyDecorator {
-  return ValidateIf((_object, value) => value !== undefined);
-}
 
 /** Refuses an update that changes nothing. */
 export function requireSomeField<T extends object>(given: Partial<T>, fields: readonly (keyof T)[], subject: string): void {
