@@ -4,10 +4,12 @@ import { EntityManager } from 'typeorm';
 import { expectRefused, useTestDatabase } from '@strata/testing';
 import {
   ConflictError,
+  ForbiddenError,
   LockNotAvailableError,
   OrganizationsService,
   QueryCanceledError,
   TenantConnection,
+  TenantError,
   TenantService,
   TransactionConflictError,
   ValidationError,
@@ -122,6 +124,24 @@ describe('database errors', () => {
       m.query('INSERT INTO errors_test.children (organization_id, parent_id) VALUES ($1, gen_random_uuid())', [org]),
     );
     await expectRefused(Promise.reject(translated(dangling, 'child')), ValidationError, ['parentId']);
+  });
+
+  it('an exclusion (23P01) is a ConflictError naming its field; a refused privilege is a ForbiddenError, row-level security a TenantError', async () => {
+    await db.query(
+      `CREATE TABLE errors_test.slots (span int4range NOT NULL, CONSTRAINT slots_span_excl EXCLUDE USING gist (span WITH &&))`,
+    );
+    await db.query(`INSERT INTO errors_test.slots VALUES ('[1,10)')`);
+    const overlap = await db.query(`INSERT INTO errors_test.slots VALUES ('[5,15)')`).catch((e: unknown) => e);
+    await expectRefused(Promise.reject(translated(overlap, 'slot')), ConflictError, ['span']);
+    // strata_app was granted no TRUNCATE: PostgreSQL refuses the privilege itself.
+    const denied = await failure((m) => m.query('TRUNCATE errors_test.parents'));
+    const forbidden = await expectRefused(Promise.reject(translated(denied, 'parent')), ForbiddenError);
+    expect(forbidden.message).toMatch(/permission denied for table parents/);
+    const [other] = await db.query<{ id: string }>(
+      `INSERT INTO base.organizations (name, slug) VALUES ('Other', 'errors-other') RETURNING id`,
+    );
+    const crossing = await failure((m) => m.query('INSERT INTO errors_test.parents (organization_id) VALUES ($1)', [other.id]));
+    await expectRefused(Promise.reject(translated(crossing, 'parent')), TenantError);
   });
 
   it('a number out of range (22003) is a ValidationError naming the field where the caller knows it', async () => {

@@ -1,5 +1,6 @@
 import {
   ConflictError,
+  ForbiddenError,
   LockNotAvailableError,
   NotFoundError,
   QueryCanceledError,
@@ -65,7 +66,7 @@ function camelCase(column: string): string {
 
 /**
  * Turns a PostgreSQL failure into Strata's typed errors naming the field:
- * - unique → ConflictError;
+ * - unique, or an exclusion (overlap) → ConflictError;
  * - foreign key → ValidationError on the reference (it does not exist, or belongs
  *   to another organization), or NotFoundError when the organization itself does
  *   not exist; a delete or update blocked by rows that still refer to the row →
@@ -73,7 +74,9 @@ function camelCase(column: string): string {
  * - check, not-null, bad text for a type, too long → ValidationError;
  * - a number out of range for its column (22003) → ValidationError naming
  *   `outOfRangeFields`, the input fields it can be about (PostgreSQL names no column);
- * - row-level security → TenantError;
+ * - row-level security → TenantError; any other refused privilege (a missing
+ *   grant, or a check in a SECURITY DEFINER function or trigger raising
+ *   insufficient_privilege) → ForbiddenError;
  * - serialization failure or deadlock → TransactionConflictError (what is left
  *   after `retryOnConflict`), lock not available → LockNotAvailableError,
  *   statement timeout or cancel → QueryCanceledError.
@@ -95,6 +98,10 @@ export function translateDatabaseError(
     case '23505': {
       const fields = known ?? fieldsOf(err);
       throw new ConflictError(`${subject} already exists with the same ${fields.join(', ') || err.constraint}`, fields, { cause: error });
+    }
+    case '23P01': {
+      const fields = known ?? fieldsOf(err);
+      throw new ConflictError(`${subject}: ${err.message}`, fields, { cause: error });
     }
     case '23503': {
       // The same code for both ends of a reference; the detail tells them apart.
@@ -138,7 +145,7 @@ export function translateDatabaseError(
       throw new QueryCanceledError(`${subject}: ${err.message}`, { cause: error });
     case '42501':
       if (/row-level security/.test(err.message ?? '')) throw new TenantError(`${subject}: ${err.message}`, { cause: error });
-      break;
+      throw new ForbiddenError(err.message ?? `${subject}: permission denied`, { cause: error });
   }
   throw error;
 }

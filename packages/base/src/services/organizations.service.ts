@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { IsIn, IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { IsNull } from 'typeorm';
 import { baseModule } from '../base.module';
-import { ForbiddenError, NotFoundError, ValidationError, sqlStateOf, translateDatabaseError } from '../errors';
+import { NotFoundError, ValidationError, translateDatabaseError } from '../errors';
 import type { MembershipRole } from '../entities';
 import { MEMBERSHIP_ROLES, Organization, OrganizationMembership, User } from '../entities';
 import { hydrate } from '../mapping';
@@ -102,7 +102,6 @@ export class OrganizationsService extends TenantService {
         context,
       );
     } catch (error) {
-      if (sqlStateOf(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
       translateDatabaseError(error, 'membership', { organization_memberships_organization_id_user_id_key: ['email'] });
     }
   }
@@ -130,7 +129,6 @@ export class OrganizationsService extends TenantService {
         { userId },
       );
     } catch (error) {
-      if (sqlStateOf(error) === '42501') throw new ForbiddenError((error as Error).message, { cause: error });
       translateDatabaseError(error, 'profile');
     }
   }

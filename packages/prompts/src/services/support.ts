@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EntityManager, EntityTarget, ObjectLiteral } from 'typeorm';
-import { ConflictError, ForbiddenError, ValidationError, hydrate, sqlStateOf, translateDatabaseError } from '@strata/base';
+import { ValidationError, hydrate, translateDatabaseError } from '@strata/base';
 
 /**
  * The input fields behind this module's constraints. Under row-level security
@@ -21,14 +21,8 @@ const CONSTRAINT_FIELDS: Record<string, string[]> = {
   prompt_executions_organization_id_task_id_fkey: ['taskId'],
 };
 
-/** Base's `translateDatabaseError` told this module's fields; a protected label's refusal is a ForbiddenError. */
+/** Base's `translateDatabaseError`, told this module's fields (a protected label's refusal is a ForbiddenError there). */
 export function rethrowDatabaseError(error: unknown, subject: string): never {
-  if (sqlStateOf(error) === '42501' && /is protected/.test((error as Error).message)) {
-    throw new ForbiddenError((error as Error).message, { cause: error });
-  }
-  if (sqlStateOf(error) === '23P01') {
-    throw new ConflictError(`${subject}: ${(error as Error).message}`, CONSTRAINT_FIELDS.model_prices_no_overlap, { cause: error });
-  }
   translateDatabaseError(error, subject, CONSTRAINT_FIELDS);
 }
 
