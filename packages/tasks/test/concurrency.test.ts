@@ -150,10 +150,23 @@ describe('concurrency', () => {
     // starts after the first commits. A server runs both at once.
     const concurrent = db.kind !== 'embedded';
     // Wait until the first edge is written (its transaction still open).
-    if (concurrent) await waitFor(async () => (await db.query('SELECT 1 FROM pg_locks WHERE locktype = $1', ['advisory'])).length > 0);
+    // pg_locks and pg_stat_activity show the whole cluster, where other test files work at the same time: only this database counts.
+    if (concurrent)
+      await waitFor(
+        async () =>
+          (
+            await db.query(
+              `SELECT 1 FROM pg_locks WHERE locktype = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+              ['advisory'],
+            )
+          ).length > 0,
+      );
     const second = withTenant(connections[3], org, (m) => m.query(insert(b.id, a.id)));
     const parked = () =>
-      db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`);
+      db.query(
+        `SELECT 1 FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO tasks.task_dependencies%'`,
+      );
     if (concurrent) {
       // The server runs both at once: the second session is parked on the first one's lock.
       await waitFor(async () => (await parked()).length > 0);
